@@ -1,0 +1,45 @@
+namespace LlmRouter.Health.Internal;
+
+/// <summary>
+/// A time-decayed mean: every sample's weight halves each half-life, so old samples fade and a burst of new ones
+/// dominates. Not thread-safe; <see cref="LatencyStats"/> guards it.
+/// </summary>
+internal struct DecayedMean
+{
+    private double _weight;
+    private double _sum;
+
+    /// <summary>Timestamp (TimeProvider units) of the last sample, 0 when none.</summary>
+    public long LastTimestamp;
+
+    /// <summary>Samples ever recorded.</summary>
+    public long Count;
+
+    /// <summary>The current mean, published for lock-free readers; NaN when no sample.</summary>
+    public double Mean;
+
+    public DecayedMean()
+    {
+        Mean = double.NaN;
+    }
+
+    public void Add(double value, long timestamp, double decayPerTick)
+    {
+        if (Count > 0)
+        {
+            long elapsed = timestamp - LastTimestamp;
+            if (elapsed > 0)
+            {
+                double factor = Math.Exp(-elapsed * decayPerTick);
+                _weight *= factor;
+                _sum *= factor;
+            }
+        }
+
+        _weight += 1;
+        _sum += value;
+        LastTimestamp = timestamp;
+        Count++;
+        Volatile.Write(ref Mean, _sum / _weight);
+    }
+}

@@ -1,0 +1,214 @@
+namespace LlmRouter.Health.Internal;
+
+/// <summary>What a recorded outcome changed, so the caller can log transitions.</summary>
+internal enum HealthTransition
+{
+    None,
+    CircuitOpened,
+    CircuitClosed,
+    CooledDown,
+}
+
+/// <summary>
+/// Cooldown and circuit breaker of one deployment. Reads on the selection path are lock-free; outcome updates take a
+/// short lock (never across an await). All times are <see cref="TimeProvider"/> timestamps.
+/// </summary>
+internal sealed class DeploymentHealth
+{
+    private readonly Lock _gate = new();
+    private readonly HealthOptions _options;
+    private readonly double _frequency;
+    private readonly long _samplingTicks;
+    private readonly long _breakTicks;
+
+    private int _state; // CircuitState
+    private long _openUntil;
+    private long _cooldownUntil;
+    private long _lastFailure;
+    private int _consecutiveFailures;
+    private long _windowStart;
+    private int _windowSuccesses;
+    private int _windowFailures;
+    private long _successes;
+    private long _failures;
+
+    public DeploymentHealth(HealthOptions options, TimeProvider time)
+    {
+        _options = options;
+        _frequency = time.TimestampFrequency;
+        _samplingTicks = ToTicks(options.SamplingDuration);
+        _breakTicks = ToTicks(options.BreakDuration);
+    }
+
+    public CircuitState State => (CircuitState)Volatile.Read(ref _state);
+
+    public long CooldownUntil => Volatile.Read(ref _cooldownUntil);
+
+    public long OpenUntil => Volatile.Read(ref _openUntil);
+
+    public long LastFailure => Volatile.Read(ref _lastFailure);
+
+    public long Successes => Volatile.Read(ref _successes);
+
+    public long Failures => Volatile.Read(ref _failures);
+
+    public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
+
+    /// <summary>True when the deployment may be selected now (not cooling down, circuit closed or due for a probe).</summary>
+    public bool IsAvailable(long now)
+    {
+        if (now < Volatile.Read(ref _cooldownUntil))
+        {
+            return false;
+        }
+
+        return Volatile.Read(ref _state) switch
+        {
+            (int)CircuitState.Closed => true,
+            (int)CircuitState.Open => now >= Volatile.Read(ref _openUntil),
+            _ => false,
+        };
+    }
+
+    /// <summary>When the deployment can next be selected (<paramref name="now"/> if it can be now, or a probe is in flight).</summary>
+    public long AvailableAt(long now)
+    {
+        long at = Math.Max(now, Volatile.Read(ref _cooldownUntil));
+        if (Volatile.Read(ref _state) == (int)CircuitState.Open)
+        {
+            at = Math.Max(at, Volatile.Read(ref _openUntil));
+        }
+
+        return at;
+    }
+
+    /// <summary>
+    /// Claims the deployment for an attempt. A closed circuit always admits; an open circuit past its break admits exactly
+    /// one caller, who becomes the half-open probe.
+    /// </summary>
+    public bool TryAdmit(long now, out bool probe)
+    {
+        probe = false;
+        if (now < Volatile.Read(ref _cooldownUntil))
+        {
+            return false;
+        }
+
+        int state = Volatile.Read(ref _state);
+        if (state == (int)CircuitState.Closed)
+        {
+            return true;
+        }
+
+        if (state == (int)CircuitState.Open && now >= Volatile.Read(ref _openUntil)
+            && Interlocked.CompareExchange(ref _state, (int)CircuitState.HalfOpen, (int)CircuitState.Open) == (int)CircuitState.Open)
+        {
+            probe = true;
+            return true;
+        }
+
+        return false;
+    }
+
+    public HealthTransition RecordSuccess(long now, bool probe)
+    {
+        Interlocked.Increment(ref _successes);
+        lock (_gate)
+        {
+            _consecutiveFailures = 0;
+            RollWindow(now);
+            _windowSuccesses++;
+            if (probe && _state == (int)CircuitState.HalfOpen)
+            {
+                ResetWindow(now);
+                Volatile.Write(ref _state, (int)CircuitState.Closed);
+                return HealthTransition.CircuitClosed;
+            }
+        }
+
+        return HealthTransition.None;
+    }
+
+    /// <summary>Records a failure that counts against health (Transient, RateLimited, Misconfigured).</summary>
+    public HealthTransition RecordFailure(long now, FailureKind kind, TimeSpan? retryAfter, bool probe)
+    {
+        Interlocked.Increment(ref _failures);
+        Volatile.Write(ref _lastFailure, now);
+
+        TimeSpan? cooldown = kind switch
+        {
+            FailureKind.RateLimited => Min(retryAfter ?? _options.RateLimitCooldown, _options.MaxCooldown),
+            FailureKind.Misconfigured => _options.MisconfiguredCooldown,
+            _ => retryAfter is TimeSpan hint ? Min(hint, _options.MaxCooldown) : null,
+        };
+
+        lock (_gate)
+        {
+            HealthTransition transition = HealthTransition.None;
+            if (cooldown is TimeSpan c && c > TimeSpan.Zero)
+            {
+                long until = now + ToTicks(c);
+                if (until > _cooldownUntil)
+                {
+                    Volatile.Write(ref _cooldownUntil, until);
+                }
+
+                transition = HealthTransition.CooledDown;
+            }
+
+            _consecutiveFailures++;
+            RollWindow(now);
+            _windowFailures++;
+
+            bool open;
+            if (probe || _state == (int)CircuitState.HalfOpen)
+            {
+                open = probe;
+            }
+            else
+            {
+                int total = _windowSuccesses + _windowFailures;
+                open = _state == (int)CircuitState.Closed
+                    && (_consecutiveFailures >= _options.ConsecutiveFailureThreshold
+                        || (total >= _options.MinimumThroughput && _windowFailures >= _options.FailureRatioThreshold * total));
+            }
+
+            if (open)
+            {
+                Volatile.Write(ref _openUntil, now + _breakTicks);
+                Volatile.Write(ref _state, (int)CircuitState.Open);
+                ResetWindow(now);
+                return HealthTransition.CircuitOpened;
+            }
+
+            return transition;
+        }
+    }
+
+    /// <summary>An admitted attempt ended without a verdict (caller cancelled, or the failure does not count): free a probe slot.</summary>
+    public void ReleaseProbe(long now)
+    {
+        // Back to open with the break already elapsed, so the next request probes again.
+        Volatile.Write(ref _openUntil, now);
+        Interlocked.CompareExchange(ref _state, (int)CircuitState.Open, (int)CircuitState.HalfOpen);
+    }
+
+    public long ToTicks(TimeSpan span) => (long)Math.Min(long.MaxValue / 4, span.TotalSeconds * _frequency);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private void RollWindow(long now)
+    {
+        if (now - _windowStart >= _samplingTicks)
+        {
+            ResetWindow(now);
+        }
+    }
+
+    private void ResetWindow(long now)
+    {
+        _windowStart = now;
+        _windowSuccesses = 0;
+        _windowFailures = 0;
+    }
+}

@@ -1,0 +1,95 @@
+namespace LlmRouter.Health.Internal;
+
+/// <summary>
+/// Per-deployment latency and failure statistics used by ranking: a decayed mean of normalised total time
+/// (non-streaming), of time to first token (streaming), and of the failure rate. Writers take a short lock (a few
+/// arithmetic operations, never across an await); readers read published values without locking.
+/// </summary>
+internal sealed class LatencyStats
+{
+    private readonly Lock _gate = new();
+    private readonly double _decayPerTick;
+    private readonly long _staleTicks;
+    private readonly int _minimumSamples;
+    private readonly double _frequency;
+    private DecayedMean _total = new();
+    private DecayedMean _firstToken = new();
+    private DecayedMean _failures = new();
+    private int _coldProbes;
+
+    public LatencyStats(LatencyRankingOptions options, TimeProvider time)
+    {
+        _frequency = time.TimestampFrequency;
+        _decayPerTick = Math.Log(2) / (options.HalfLife.TotalSeconds * _frequency);
+        _staleTicks = (long)Math.Min(long.MaxValue / 4, options.StaleAfter.TotalSeconds * _frequency);
+        _minimumSamples = options.MinimumSamples;
+    }
+
+    /// <summary>Gets the decayed failure rate in [0, 1]; 0 before any attempt.</summary>
+    public double FailureRate
+    {
+        get
+        {
+            double rate = Volatile.Read(ref _failures.Mean);
+            return double.IsNaN(rate) ? 0 : rate;
+        }
+    }
+
+    public long TotalSamples => Volatile.Read(ref _total.Count);
+
+    public long FirstTokenSamples => Volatile.Read(ref _firstToken.Count);
+
+    /// <summary>Gets the mean latency in seconds for the request kind, NaN when none.</summary>
+    public double MeanSeconds(bool streaming) => Volatile.Read(ref streaming ? ref _firstToken.Mean : ref _total.Mean);
+
+    /// <summary>True when the deployment has too few, or too old, samples of the request kind to be trusted.</summary>
+    public bool IsCold(bool streaming, long now)
+    {
+        ref DecayedMean m = ref streaming ? ref _firstToken : ref _total;
+        return Volatile.Read(ref m.Count) < _minimumSamples || now - Volatile.Read(ref m.LastTimestamp) > _staleTicks;
+    }
+
+    public void RecordSuccess(double seconds, bool streaming, long now)
+    {
+        lock (_gate)
+        {
+            (streaming ? ref _firstToken : ref _total).Add(seconds, now, _decayPerTick);
+            _failures.Add(0, now, _decayPerTick);
+        }
+    }
+
+    /// <summary>Records a failure; a timed-out attempt also records its duration as a (slow) latency sample.</summary>
+    public void RecordFailure(double? slowSeconds, bool streaming, long now)
+    {
+        lock (_gate)
+        {
+            if (slowSeconds is double s)
+            {
+                (streaming ? ref _firstToken : ref _total).Add(s, now, _decayPerTick);
+            }
+
+            _failures.Add(1, now, _decayPerTick);
+        }
+    }
+
+    public bool TryAcquireColdProbe(int max)
+    {
+        int current = Volatile.Read(ref _coldProbes);
+        while (current < max)
+        {
+            int seen = Interlocked.CompareExchange(ref _coldProbes, current + 1, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+
+        return false;
+    }
+
+    public void ReleaseColdProbe() => Interlocked.Decrement(ref _coldProbes);
+
+    public double ToSeconds(long ticks) => ticks / _frequency;
+}

@@ -1,0 +1,106 @@
+using LlmRouter.Health.Internal;
+using Microsoft.Extensions.AI;
+
+namespace LlmRouter;
+
+/// <summary>
+/// A deployment as the router runs it: its fixed attributes, its provider client, and the live latency and health
+/// statistics that ranking reads. Obtained from <see cref="LlmRouterChatClient.Deployments"/> and passed to custom
+/// <see cref="RankingStrategy"/> implementations.
+/// </summary>
+public sealed class Deployment
+{
+    private readonly string[] _tags;
+    private readonly TimeProvider _time;
+
+    internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, TimeProvider time)
+    {
+        Index = index;
+        Name = options.Name;
+        ModelId = options.ModelId;
+        Region = options.Region;
+        ZeroDataRetention = options.ZeroDataRetention;
+        ContextWindow = options.ContextWindow;
+        Weight = options.Weight;
+        _tags = [.. options.Tags];
+        AttemptTimeout = options.AttemptTimeout;
+        TimeToFirstTokenTimeout = options.TimeToFirstTokenTimeout ?? options.AttemptTimeout;
+        Client = client;
+        _time = time;
+        Stats = new LatencyStats(routerOptions.LatencyRanking, time);
+        Health = new DeploymentHealth(routerOptions.Health, time);
+    }
+
+    /// <summary>Gets the deployment's unique name.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the model id sent to the provider, or <see langword="null"/> for the client's default.</summary>
+    public string? ModelId { get; }
+
+    /// <summary>Gets the region, if one was configured.</summary>
+    public string? Region { get; }
+
+    /// <summary>Gets whether the provider retains no data for this deployment.</summary>
+    public bool ZeroDataRetention { get; }
+
+    /// <summary>Gets the context window in tokens, if known.</summary>
+    public int? ContextWindow { get; }
+
+    /// <summary>Gets the relative weight used by the Weighted strategy.</summary>
+    public double Weight { get; }
+
+    /// <summary>Gets the tags.</summary>
+    public IReadOnlyList<string> Tags => _tags;
+
+    /// <summary>Gets the per-attempt timeout of non-streaming calls, if any.</summary>
+    public TimeSpan? AttemptTimeout { get; }
+
+    /// <summary>Gets the time-to-first-update timeout of streaming calls, if any.</summary>
+    public TimeSpan? TimeToFirstTokenTimeout { get; }
+
+    /// <summary>Gets the provider client.</summary>
+    public IChatClient Client { get; }
+
+    /// <summary>Gets the circuit breaker's state.</summary>
+    public CircuitState CircuitState => Health.State;
+
+    /// <summary>Gets the time until which the deployment cools down, or <see langword="null"/> when it is not cooling down.</summary>
+    public DateTimeOffset? CooldownUntil
+    {
+        get
+        {
+            long until = Health.CooldownUntil;
+            long now = _time.GetTimestamp();
+            return until > now ? _time.GetUtcNow() + _time.GetElapsedTime(now, until) : null;
+        }
+    }
+
+    /// <summary>Gets the decayed share of recent attempts that failed, in [0, 1].</summary>
+    public double FailureRate => Stats.FailureRate;
+
+    /// <summary>Gets the number of successful and failed attempts recorded since start.</summary>
+    public (long Succeeded, long Failed) AttemptCounts => (Health.Successes, Health.Failures);
+
+    internal int Index { get; }
+
+    internal LatencyStats Stats { get; }
+
+    internal DeploymentHealth Health { get; }
+
+    internal ReadOnlySpan<string> TagSpan => _tags;
+
+    /// <summary>
+    /// Gets the decayed mean latency for a request kind: time to first update for streaming requests, total time
+    /// normalised for output length for non-streaming ones. <see langword="null"/> before the first sample.
+    /// </summary>
+    /// <param name="streaming">Whether to return the streaming (time-to-first-token) statistic.</param>
+    /// <returns>The estimate, or <see langword="null"/>.</returns>
+    public TimeSpan? GetLatencyEstimate(bool streaming)
+    {
+        double seconds = Stats.MeanSeconds(streaming);
+        return double.IsNaN(seconds) ? null : TimeSpan.FromSeconds(seconds);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Name;
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.AI;
+
+namespace LlmRouter;
+
+/// <summary>
+/// Describes one deployment: a provider <see cref="IChatClient"/>, the model it serves, and the attributes
+/// that routing filters and ranks on. The deployment is the unit of health and latency statistics.
+/// </summary>
+/// <remarks>
+/// Exactly one client source must be set: <see cref="Client"/> (an instance), <see cref="ClientFactory"/>
+/// (built once from the service provider) or <see cref="ClientKey"/> (a keyed <see cref="IChatClient"/> service,
+/// the form configuration uses). The router reads these options once, when it is built.
+/// </remarks>
+public sealed class DeploymentOptions
+{
+    /// <summary>Gets or sets the unique name of the deployment (case-insensitive). Required.</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>
+    /// Gets or sets the model id sent to the provider in <see cref="ChatOptions.ModelId"/>.
+    /// <see langword="null"/> (the default) sends no model id, so the client's own default model is used.
+    /// Deployments with a model id also form an implicit route of that name.
+    /// </summary>
+    public string? ModelId { get; set; }
+
+    /// <summary>Gets or sets the provider client instance. Code only; configuration uses <see cref="ClientKey"/>.</summary>
+    public IChatClient? Client { get; set; }
+
+    /// <summary>Gets or sets a factory that builds the provider client once, from the application's services. Code only.</summary>
+    public Func<IServiceProvider, IChatClient>? ClientFactory { get; set; }
+
+    /// <summary>
+    /// Gets or sets the service key of a keyed <see cref="IChatClient"/> registration
+    /// (for example with <c>services.AddKeyedChatClient("openai", ...)</c>) that serves this deployment.
+    /// </summary>
+    public string? ClientKey { get; set; }
+
+    /// <summary>Gets or sets the region the deployment runs in (for example "eu" or "us-east"), matched case-insensitively. Default: none.</summary>
+    public string? Region { get; set; }
+
+    /// <summary>Gets or sets whether the provider retains no prompt or response data for this deployment. Default: <see langword="false"/>.</summary>
+    public bool ZeroDataRetention { get; set; }
+
+    /// <summary>Gets or sets the context window in tokens, used when a request exceeds a smaller window. Default: unknown.</summary>
+    public int? ContextWindow { get; set; }
+
+    /// <summary>Gets or sets the relative weight for the Weighted strategy. Must be positive. Default: 1.</summary>
+    public double Weight { get; set; } = RouterDefaults.Weight;
+
+    /// <summary>Gets the free-form tags a request can require (for example "vision" or "canary"), matched case-insensitively.</summary>
+    public IList<string> Tags { get; } = [];
+
+    /// <summary>
+    /// Gets or sets the per-attempt timeout of a non-streaming call; an attempt that exceeds it fails over and counts as slow.
+    /// Default: none (the provider client's own timeout applies).
+    /// </summary>
+    public TimeSpan? AttemptTimeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long a streaming call may take to produce its first update before it fails over.
+    /// Once the first update arrives the router applies no further timeout, so long generations are not cut off.
+    /// Default: <see cref="AttemptTimeout"/> when set, else none.
+    /// </summary>
+    public TimeSpan? TimeToFirstTokenTimeout { get; set; }
+}

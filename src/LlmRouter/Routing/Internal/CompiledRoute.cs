@@ -1,0 +1,25 @@
+namespace LlmRouter.Routing.Internal;
+
+/// <summary>A route resolved against the deployments: members, strategy, and the full fallback chain, computed once.</summary>
+internal sealed class CompiledRoute
+{
+    public CompiledRoute(string name, Deployment[] members, RankingStrategy strategy, int? maxAttempts)
+    {
+        Name = name;
+        Members = members;
+        Strategy = strategy;
+        MaxAttempts = maxAttempts ?? int.MaxValue;
+        Chain = [this];
+    }
+
+    public string Name { get; }
+
+    public Deployment[] Members { get; }
+
+    public RankingStrategy Strategy { get; }
+
+    public int MaxAttempts { get; }
+
+    /// <summary>This route, then its fallbacks breadth-first (each route once), as tried by a request.</summary>
+    public CompiledRoute[] Chain { get; set; }
+}

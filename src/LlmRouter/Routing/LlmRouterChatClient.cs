@@ -1,0 +1,626 @@
+using System.Runtime.CompilerServices;
+using LlmRouter.Health.Internal;
+using LlmRouter.Routing.Internal;
+using LlmRouter.Telemetry;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace LlmRouter;
+
+/// <summary>
+/// An <see cref="IChatClient"/> that routes each request across provider clients (deployments): it resolves the route
+/// named by <see cref="ChatOptions.ModelId"/>, filters its deployments by the request's constraints and their health,
+/// ranks them (by measured latency by default), and attempts them in order, failing over on errors that deserve it and
+/// then to the route's fallback routes.
+/// </summary>
+/// <remarks>
+/// Build it with <c>services.AddLlmRouter(...)</c>, or directly from <see cref="LlmRouterOptions"/>. Failover is
+/// transparent for streams until the first update reaches the caller; after that an error propagates unchanged.
+/// Every response carries a <see cref="RoutingReport"/> (<c>response.GetRoutingReport()</c>).
+/// </remarks>
+public sealed class LlmRouterChatClient : IChatClient
+{
+    private static readonly Action<object?> CancelSource = static state => ((CancellationTokenSource)state!).Cancel();
+
+    private readonly RouteTable _routes;
+    private readonly Deployment[] _deployments;
+    private readonly List<IDisposable> _ownedClients = [];
+    private readonly TimeProvider _time;
+    private readonly Random _random;
+    private readonly FailureClassifier _classifier;
+    private readonly LatencyRankingOptions _latency;
+    private readonly HealthOptions _health;
+    private readonly int _maxAttempts;
+    private readonly int _referenceOutputTokens;
+    private readonly ILogger _logger;
+    private readonly ChatClientMetadata _metadata;
+
+    /// <summary>Initializes a new router. The options are validated and read once; later changes to them have no effect.</summary>
+    /// <param name="options">Deployments, routes, ranking and health options.</param>
+    /// <param name="services">Services used to resolve <see cref="DeploymentOptions.ClientKey"/> and <see cref="DeploymentOptions.ClientFactory"/>; optional when every deployment has a <see cref="DeploymentOptions.Client"/>.</param>
+    /// <param name="timeProvider">The clock for latency, timeouts, cooldowns and circuits. Default: <see cref="TimeProvider.System"/>.</param>
+    /// <param name="loggerFactory">Where to log failovers, cooldowns and circuit changes. Default: no logging.</param>
+    /// <exception cref="OptionsValidationException">The options are invalid; <see cref="OptionsValidationException.Failures"/> names each problem.</exception>
+    public LlmRouterChatClient(LlmRouterOptions options, IServiceProvider? services = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        List<string> failures = LlmRouterOptionsValidator.Validate(options, services);
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(LlmRouterOptions), failures);
+        }
+
+        _time = timeProvider ?? TimeProvider.System;
+        _random = options.Random ?? Random.Shared;
+        _classifier = options.FailureClassifier;
+        _classifier.TimeProvider = _time;
+        _latency = Copy(options.LatencyRanking);
+        _health = Copy(options.Health);
+        _maxAttempts = options.MaxAttempts;
+        _referenceOutputTokens = _latency.ReferenceOutputTokens;
+        _logger = loggerFactory?.CreateLogger("LlmRouter") ?? NullLogger.Instance;
+
+        var snapshot = new LlmRouterOptions { DefaultRoute = options.DefaultRoute };
+        CopyInto(options.LatencyRanking, snapshot.LatencyRanking);
+        CopyInto(options.Health, snapshot.Health);
+        _deployments = new Deployment[options.Deployments.Count];
+        for (int i = 0; i < _deployments.Length; i++)
+        {
+            DeploymentOptions d = options.Deployments[i];
+            _deployments[i] = new Deployment(i, d, ResolveClient(d, services), snapshot, _time);
+        }
+
+        var strategies = new Dictionary<string, RankingStrategy>(StringComparer.OrdinalIgnoreCase)
+        {
+            [RouterDefaults.LowestLatency] = new LowestLatencyStrategy(),
+            [RouterDefaults.Ordered] = new OrderedStrategy(),
+            [RouterDefaults.Weighted] = new WeightedStrategy(),
+        };
+        foreach (KeyValuePair<string, RankingStrategy> custom in options.Strategies)
+        {
+            strategies[custom.Key] = custom.Value;
+        }
+
+        _routes = RouteTable.Build(options, _deployments, strategies);
+        _metadata = new ChatClientMetadata("llmrouter", null, options.DefaultRoute);
+    }
+
+    /// <summary>Gets the deployments, in the order they were configured.</summary>
+    public IReadOnlyList<Deployment> Deployments => _deployments;
+
+    /// <summary>Gets the names of the routes callers can use in <see cref="ChatOptions.ModelId"/> (explicit and implicit ones).</summary>
+    public IReadOnlyList<string> Routes => _routes.Names;
+
+    /// <inheritdoc />
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        cancellationToken.ThrowIfCancellationRequested();
+        RequestState state = Begin(options, streaming: false);
+        try
+        {
+            while (NextPick(ref state, out Pick pick))
+            {
+                Deployment d = pick.Deployment;
+                ChatOptions? attemptOptions = AttemptOptions(d, options, state.Scope.Constraints is not null);
+                CancellationTokenSource? timeout = d.AttemptTimeout is TimeSpan t ? new CancellationTokenSource(t, _time) : null;
+                CancellationTokenRegistration link = timeout is null ? default : cancellationToken.UnsafeRegister(CancelSource, timeout);
+                long start = _time.GetTimestamp();
+                try
+                {
+                    ChatResponse response = await d.Client.GetResponseAsync(messages, attemptOptions, timeout?.Token ?? cancellationToken).ConfigureAwait(false);
+                    RoutingReport report = Succeeded(ref state, pick, start, response.Usage?.OutputTokenCount);
+                    (response.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
+                    return response;
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    if (!Failed(ref state, pick, ex, timeout is { IsCancellationRequested: true } ? d.AttemptTimeout : null, start))
+                    {
+                        throw;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    Cancelled(ref state, pick, start);
+                    if (ex is OperationCanceledException)
+                    {
+                        throw;
+                    }
+
+                    throw new OperationCanceledException(null, ex, cancellationToken);
+                }
+                finally
+                {
+                    link.Dispose();
+                    timeout?.Dispose();
+                }
+            }
+
+            throw Exhausted(ref state);
+        }
+        finally
+        {
+            state.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        OpenedStream stream = await OpenStreamAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (stream.First is null)
+            {
+                yield break;
+            }
+
+            yield return stream.First;
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await stream.Updates.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    StreamBroken(stream, ex);
+                    throw;
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
+                yield return stream.Updates.Current;
+            }
+        }
+        finally
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null)
+        {
+            return null;
+        }
+
+        if (serviceType == typeof(ChatClientMetadata))
+        {
+            return _metadata;
+        }
+
+        return serviceType.IsInstanceOfType(this) ? this : null;
+    }
+
+    /// <summary>Disposes the provider clients the router built from <see cref="DeploymentOptions.ClientFactory"/>; instances and DI services stay with their owners.</summary>
+    public void Dispose()
+    {
+        foreach (IDisposable client in _ownedClients)
+        {
+            client.Dispose();
+        }
+
+        _ownedClients.Clear();
+    }
+
+    private async Task<OpenedStream> OpenStreamAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        RequestState state = Begin(options, streaming: true);
+        try
+        {
+            while (NextPick(ref state, out Pick pick))
+            {
+                Deployment d = pick.Deployment;
+                ChatOptions? attemptOptions = AttemptOptions(d, options, state.Scope.Constraints is not null);
+                CancellationTokenSource? timeout = d.TimeToFirstTokenTimeout is TimeSpan t ? new CancellationTokenSource(t, _time) : null;
+                CancellationTokenRegistration link = timeout is null ? default : cancellationToken.UnsafeRegister(CancelSource, timeout);
+                CancellationToken token = timeout?.Token ?? cancellationToken;
+                long start = _time.GetTimestamp();
+                IAsyncEnumerator<ChatResponseUpdate>? updates = null;
+                try
+                {
+                    updates = d.Client.GetStreamingResponseAsync(messages, attemptOptions, token).GetAsyncEnumerator(token);
+                    bool any = await updates.MoveNextAsync().ConfigureAwait(false);
+
+                    // The first update arrived: from here on no router timeout applies and no failover happens.
+                    timeout?.CancelAfter(Timeout.InfiniteTimeSpan);
+                    RoutingReport report = Succeeded(ref state, pick, start, outputTokens: null);
+                    ChatResponseUpdate? first = any ? updates.Current : null;
+                    if (first is not null)
+                    {
+                        (first.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
+                    }
+
+                    return new OpenedStream(updates, first, d, state.CurrentRouteName, timeout, link);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await DisposeQuietlyAsync(updates).ConfigureAwait(false);
+                    link.Dispose();
+                    timeout?.Dispose();
+                    if (!Failed(ref state, pick, ex, timeout is { IsCancellationRequested: true } ? d.TimeToFirstTokenTimeout : null, start))
+                    {
+                        throw;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    await DisposeQuietlyAsync(updates).ConfigureAwait(false);
+                    link.Dispose();
+                    timeout?.Dispose();
+                    Cancelled(ref state, pick, start);
+                    if (ex is OperationCanceledException)
+                    {
+                        throw;
+                    }
+
+                    throw new OperationCanceledException(null, ex, cancellationToken);
+                }
+            }
+
+            throw Exhausted(ref state);
+        }
+        finally
+        {
+            state.Dispose();
+        }
+    }
+
+    private RequestState Begin(ChatOptions? options, bool streaming)
+    {
+        CompiledRoute route;
+        if (options?.ModelId is not { } name)
+        {
+            route = _routes.Default;
+        }
+        else if (!_routes.TryGet(name, out route))
+        {
+            throw new UnknownRouteException(name, _routes.Names);
+        }
+
+        RouteConstraints? constraints = options.GetRouteConstraints();
+        return new RequestState
+        {
+            Scope = new RequestScope
+            {
+                Constraints = constraints,
+                Options = options,
+                Streaming = streaming,
+                Random = _random,
+                LatencyOptions = _latency,
+            },
+            RequestedRoute = route.Name,
+            Chain = route.Chain,
+            ChainLength = constraints is { DisableFallbacks: true } ? 1 : route.Chain.Length,
+            MaxAttempts = constraints?.MaxAttempts is int max and > 0 ? max : _maxAttempts,
+        };
+    }
+
+    private bool NextPick(ref RequestState state, out Pick pick)
+    {
+        while (state.Attempts < state.MaxAttempts)
+        {
+            long now = _time.GetTimestamp();
+            if (state.SelectionActive)
+            {
+                if (state.RouteAttempts < state.Chain[state.RouteIndex].MaxAttempts && state.Selection.Next(in state.Scope, now, out pick) is not null)
+                {
+                    state.Attempts++;
+                    state.RouteAttempts++;
+                    return true;
+                }
+
+                state.Selection.Dispose();
+                state.SelectionActive = false;
+                state.RouteIndex++;
+            }
+
+            if (state.RouteIndex >= state.ChainLength)
+            {
+                if (state.Attempts == 0 && !state.LastResortUsed && _health.AttemptWhenAllUnavailable && state.Unavailable.LeastRecentlyFailed is { } lastResort)
+                {
+                    state.LastResortUsed = true;
+                    state.RouteIndex = 0;
+                    Log.LastResortAttempt(_logger, state.RequestedRoute, lastResort.Name);
+                    pick = new Pick(lastResort, CircuitProbe: false, ColdProbe: false);
+                    state.Attempts++;
+                    return true;
+                }
+
+                break;
+            }
+
+            state.Selection = Selection.Create(state.Chain[state.RouteIndex], in state.Scope, now, ref state.Unavailable);
+            state.Matching += state.Selection.Matching;
+            state.SelectionActive = true;
+            state.RouteAttempts = 0;
+        }
+
+        pick = default;
+        return false;
+    }
+
+    private RoutingReport Succeeded(ref RequestState state, in Pick pick, long start, long? outputTokens)
+    {
+        Deployment d = pick.Deployment;
+        long end = _time.GetTimestamp();
+        TimeSpan elapsed = _time.GetElapsedTime(start, end);
+        double seconds = elapsed.TotalSeconds;
+        if (outputTokens is long tokens && tokens > _referenceOutputTokens)
+        {
+            seconds = seconds * _referenceOutputTokens / tokens;
+        }
+
+        d.Stats.RecordSuccess(seconds, state.Scope.Streaming, end);
+        if (pick.ColdProbe)
+        {
+            d.Stats.ReleaseColdProbe();
+        }
+
+        if (d.Health.RecordSuccess(end, pick.CircuitProbe) == HealthTransition.CircuitClosed)
+        {
+            Log.CircuitClosed(_logger, d.Name);
+        }
+
+        var record = new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Succeeded, elapsed);
+        return new RoutingReport(state.RequestedRoute, record, state.Log.ToArrayOrNull());
+    }
+
+    /// <summary>Records a failed attempt; returns whether to fail over (false: rethrow the error unchanged).</summary>
+    private bool Failed(ref RequestState state, in Pick pick, Exception error, TimeSpan? timedOutAfter, long start)
+    {
+        Deployment d = pick.Deployment;
+        long end = _time.GetTimestamp();
+        TimeSpan elapsed = _time.GetElapsedTime(start, end);
+        FailureClassification c = timedOutAfter is not null ? new(FailureKind.Transient) : _classifier.Classify(error);
+        string route = state.CurrentRouteName;
+        state.Log.Add(new AttemptRecord(d.Name, route, timedOutAfter is null ? AttemptOutcome.Failed : AttemptOutcome.TimedOut, elapsed, c.Kind, c.StatusCode, error.GetType().Name));
+        state.Scope.MarkTried(d);
+        state.LastError = timedOutAfter is TimeSpan limit
+            ? new TimeoutException($"The attempt on deployment '{d.Name}' did not {(state.Scope.Streaming ? "produce its first update" : "complete")} within {limit}.", error)
+            : error;
+
+        if (pick.ColdProbe)
+        {
+            d.Stats.ReleaseColdProbe();
+        }
+
+        switch (c.Kind)
+        {
+            case FailureKind.InvalidRequest:
+                ReleaseProbe(d, pick, end);
+                Log.AttemptFailedStop(_logger, state.Attempts, d.Name, route, c.Kind, c.StatusCode, error.GetType().Name);
+                return false;
+
+            case FailureKind.ContextWindowExceeded:
+                ReleaseProbe(d, pick, end);
+                state.Scope.MinContextWindow = Math.Max(state.Scope.MinContextWindow, (d.ContextWindow ?? 0) + 1L);
+                Log.AttemptFailedOver(_logger, state.Attempts, d.Name, route, c.Kind, c.StatusCode, error.GetType().Name);
+                return true;
+
+            default:
+                d.Stats.RecordFailure(timedOutAfter is null ? null : elapsed.TotalSeconds, state.Scope.Streaming, end);
+                HealthTransition transition = d.Health.RecordFailure(end, c.Kind, c.RetryAfter, pick.CircuitProbe);
+                if (timedOutAfter is TimeSpan after)
+                {
+                    Log.AttemptTimedOut(_logger, state.Attempts, d.Name, route, after);
+                }
+                else
+                {
+                    Log.AttemptFailedOver(_logger, state.Attempts, d.Name, route, c.Kind, c.StatusCode, error.GetType().Name);
+                }
+
+                LogTransition(d, transition, c);
+                return true;
+        }
+    }
+
+    private void Cancelled(ref RequestState state, in Pick pick, long start)
+    {
+        Deployment d = pick.Deployment;
+        long end = _time.GetTimestamp();
+        if (pick.ColdProbe)
+        {
+            d.Stats.ReleaseColdProbe();
+        }
+
+        ReleaseProbe(d, pick, end);
+        state.Log.Add(new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Cancelled, _time.GetElapsedTime(start, end)));
+    }
+
+    private void StreamBroken(OpenedStream stream, Exception error)
+    {
+        long now = _time.GetTimestamp();
+        Deployment d = stream.Deployment;
+        FailureClassification c = _classifier.Classify(error);
+        if (c.Kind is FailureKind.Transient or FailureKind.RateLimited or FailureKind.Misconfigured)
+        {
+            d.Stats.RecordFailure(null, streaming: true, now);
+            LogTransition(d, d.Health.RecordFailure(now, c.Kind, c.RetryAfter, probe: false), c);
+        }
+
+        Log.StreamFailedAfterFirstUpdate(_logger, d.Name, stream.Route, error.GetType().Name);
+    }
+
+    private Exception Exhausted(ref RequestState state)
+    {
+        if (state.Attempts == 0)
+        {
+            if (state.Matching == 0)
+            {
+                return new NoAvailableDeploymentException(state.RequestedRoute, NoAvailableDeploymentReason.NoneMatchConstraints, null, []);
+            }
+
+            long now = _time.GetTimestamp();
+            long at = Math.Max(now, state.Unavailable.EarliestAvailable);
+            return new NoAvailableDeploymentException(
+                state.RequestedRoute, NoAvailableDeploymentReason.AllUnavailable, _time.GetUtcNow() + _time.GetElapsedTime(now, at), state.Unavailable.Names);
+        }
+
+        return new AllAttemptsFailedException(state.RequestedRoute, state.Log.ToArrayOrNull() ?? [], state.LastError ?? new InvalidOperationException("No attempt error was recorded."));
+    }
+
+    private static void ReleaseProbe(Deployment d, in Pick pick, long now)
+    {
+        if (pick.CircuitProbe)
+        {
+            d.Health.ReleaseProbe(now);
+        }
+    }
+
+    private void LogTransition(Deployment d, HealthTransition transition, in FailureClassification c)
+    {
+        switch (transition)
+        {
+            case HealthTransition.CircuitOpened:
+                Log.CircuitOpened(_logger, d.Name, d.Health.ConsecutiveFailures, _health.BreakDuration);
+                break;
+            case HealthTransition.CooledDown when d.CooldownUntil is DateTimeOffset until:
+                Log.CooledDown(_logger, d.Name, until, c.Kind, c.StatusCode);
+                break;
+        }
+    }
+
+    /// <summary>The options sent to a deployment: its own model id instead of the route name, without router-only properties.</summary>
+    private static ChatOptions? AttemptOptions(Deployment d, ChatOptions? options, bool strip)
+    {
+        string? model = d.ModelId;
+        if (options is null)
+        {
+            return model is null ? null : new ChatOptions { ModelId = model };
+        }
+
+        if (!strip && string.Equals(options.ModelId, model, StringComparison.Ordinal))
+        {
+            return options;
+        }
+
+        ChatOptions clone = options.Clone();
+        clone.ModelId = model;
+        if (strip && clone.AdditionalProperties is { } props)
+        {
+            props.Remove(RoutingChatOptionsExtensions.ConstraintsKey);
+            if (props.Count == 0)
+            {
+                clone.AdditionalProperties = null;
+            }
+        }
+
+        return clone;
+    }
+
+    private IChatClient ResolveClient(DeploymentOptions d, IServiceProvider? services)
+    {
+        if (d.Client is { } client)
+        {
+            return client;
+        }
+
+        if (d.ClientFactory is { } factory)
+        {
+            IChatClient built = factory(services!) ?? throw new InvalidOperationException($"The ClientFactory of deployment '{d.Name}' returned null.");
+            _ownedClients.Add(built);
+            return built;
+        }
+
+        return services!.GetRequiredKeyedService<IChatClient>(d.ClientKey);
+    }
+
+    private static async ValueTask DisposeQuietlyAsync(IAsyncEnumerator<ChatResponseUpdate>? updates)
+    {
+        if (updates is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await updates.DisposeAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The attempt already failed; a failing dispose must not hide that error.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private static LatencyRankingOptions Copy(LatencyRankingOptions o)
+    {
+        var copy = new LatencyRankingOptions();
+        CopyInto(o, copy);
+        return copy;
+    }
+
+    private static HealthOptions Copy(HealthOptions o)
+    {
+        var copy = new HealthOptions();
+        CopyInto(o, copy);
+        return copy;
+    }
+
+    private static void CopyInto(LatencyRankingOptions from, LatencyRankingOptions to)
+    {
+        to.HalfLife = from.HalfLife;
+        to.StaleAfter = from.StaleAfter;
+        to.MinimumSamples = from.MinimumSamples;
+        to.ExplorationRate = from.ExplorationRate;
+        to.LatencyBuffer = from.LatencyBuffer;
+        to.ReferenceOutputTokens = from.ReferenceOutputTokens;
+        to.MaxConcurrentColdProbes = from.MaxConcurrentColdProbes;
+    }
+
+    private static void CopyInto(HealthOptions from, HealthOptions to)
+    {
+        to.RateLimitCooldown = from.RateLimitCooldown;
+        to.MisconfiguredCooldown = from.MisconfiguredCooldown;
+        to.MaxCooldown = from.MaxCooldown;
+        to.ConsecutiveFailureThreshold = from.ConsecutiveFailureThreshold;
+        to.FailureRatioThreshold = from.FailureRatioThreshold;
+        to.MinimumThroughput = from.MinimumThroughput;
+        to.SamplingDuration = from.SamplingDuration;
+        to.BreakDuration = from.BreakDuration;
+        to.AttemptWhenAllUnavailable = from.AttemptWhenAllUnavailable;
+    }
+
+    /// <summary>A stream whose first update arrived: the rest is passed through without failover.</summary>
+    private sealed class OpenedStream(
+        IAsyncEnumerator<ChatResponseUpdate> updates, ChatResponseUpdate? first, Deployment deployment, string route,
+        CancellationTokenSource? timeout, CancellationTokenRegistration link) : IAsyncDisposable
+    {
+        public IAsyncEnumerator<ChatResponseUpdate> Updates { get; } = updates;
+
+        public ChatResponseUpdate? First { get; } = first;
+
+        public Deployment Deployment { get; } = deployment;
+
+        public string Route { get; } = route;
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await Updates.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                link.Dispose();
+                timeout?.Dispose();
+            }
+        }
+    }
+}

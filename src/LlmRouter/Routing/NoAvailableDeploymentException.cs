@@ -1,0 +1,35 @@
+namespace LlmRouter;
+
+/// <summary>Thrown before any provider call when no deployment of the route (or its fallbacks) can be attempted.</summary>
+public sealed class NoAvailableDeploymentException : LlmRouterException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="route">The route the request named.</param>
+    /// <param name="reason">Why nothing could be attempted.</param>
+    /// <param name="availableAt">When the first matching deployment is back, for <see cref="NoAvailableDeploymentReason.AllUnavailable"/>.</param>
+    /// <param name="unavailableDeployments">The matching deployments that are cooling down or open.</param>
+    public NoAvailableDeploymentException(string route, NoAvailableDeploymentReason reason, DateTimeOffset? availableAt, IReadOnlyList<string> unavailableDeployments)
+        : base(route, BuildMessage(route, reason, availableAt, unavailableDeployments))
+    {
+        Reason = reason;
+        AvailableAt = availableAt;
+        UnavailableDeployments = unavailableDeployments;
+    }
+
+    /// <summary>Gets why nothing could be attempted.</summary>
+    public NoAvailableDeploymentReason Reason { get; }
+
+    /// <summary>Gets when the first matching deployment becomes available again, if known.</summary>
+    public DateTimeOffset? AvailableAt { get; }
+
+    /// <summary>Gets the matching deployments that are cooling down or have an open circuit.</summary>
+    public IReadOnlyList<string> UnavailableDeployments { get; }
+
+    private static string BuildMessage(string route, NoAvailableDeploymentReason reason, DateTimeOffset? availableAt, IReadOnlyList<string> unavailable)
+    {
+        ArgumentNullException.ThrowIfNull(unavailable);
+        return reason == NoAvailableDeploymentReason.NoneMatchConstraints
+            ? $"No deployment of route '{route}' or its fallbacks satisfies the request's constraints (regions, zero data retention, tags)."
+            : $"Every deployment of route '{route}' and its fallbacks that satisfies the request is cooling down or has an open circuit ({string.Join(", ", unavailable)}); the first is available again at {availableAt:O}.";
+    }
+}

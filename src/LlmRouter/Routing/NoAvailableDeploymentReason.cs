@@ -1,0 +1,11 @@
+namespace LlmRouter;
+
+/// <summary>Why no deployment could be attempted.</summary>
+public enum NoAvailableDeploymentReason
+{
+    /// <summary>No deployment of the route or its fallbacks satisfies the request's constraints (region, zero data retention, tags).</summary>
+    NoneMatchConstraints,
+
+    /// <summary>Every deployment that satisfies the constraints is cooling down or has an open circuit.</summary>
+    AllUnavailable,
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.AI;
+
+namespace LlmRouter;
+
+/// <summary>
+/// Describes a route (a model group): the name callers put in <see cref="ChatOptions.ModelId"/>, the deployments that
+/// serve it, how they are ranked, and the routes to fall back to once they are exhausted.
+/// </summary>
+public sealed class RouteOptions
+{
+    /// <summary>Gets or sets the unique route name (case-insensitive), for example "fast" or "gpt-4o-mini". Required.</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>Gets the names of the deployments serving the route, in priority order (the order the Ordered strategy uses).</summary>
+    public IList<string> Deployments { get; } = [];
+
+    /// <summary>Gets the names of the routes to try, in order, once this route's deployments are exhausted.</summary>
+    public IList<string> Fallbacks { get; } = [];
+
+    /// <summary>
+    /// Gets or sets the ranking strategy: "LowestLatency" (the default), "Ordered", "Weighted", or the name of a strategy
+    /// registered with <c>LlmRouterBuilder.AddRankingStrategy</c>.
+    /// </summary>
+    public string Strategy { get; set; } = RouterDefaults.Strategy;
+
+    /// <summary>Gets or sets the most attempts this route may use within one request. Default: no per-route cap.</summary>
+    public int? MaxAttempts { get; set; }
+}
