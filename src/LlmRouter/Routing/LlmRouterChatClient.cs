@@ -95,57 +95,60 @@ public sealed class LlmRouterChatClient : IChatClient
     public IReadOnlyList<string> Routes => _routes.Names;
 
     /// <inheritdoc />
-    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        cancellationToken.ThrowIfCancellationRequested();
-        RequestState state = Begin(options, streaming: false);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<ChatResponse>(cancellationToken);
+        }
+
+        RequestState state;
         try
         {
-            while (NextPick(ref state, out Pick pick))
-            {
-                Deployment d = pick.Deployment;
-                ChatOptions? attemptOptions = AttemptOptions(d, options, state.Scope.Constraints is not null);
-                CancellationTokenSource? timeout = d.AttemptTimeout is TimeSpan t ? new CancellationTokenSource(t, _time) : null;
-                CancellationTokenRegistration link = timeout is null ? default : cancellationToken.UnsafeRegister(CancelSource, timeout);
-                long start = _time.GetTimestamp();
-                try
-                {
-                    ChatResponse response = await d.Client.GetResponseAsync(messages, attemptOptions, timeout?.Token ?? cancellationToken).ConfigureAwait(false);
-                    RoutingReport report = Succeeded(ref state, pick, start, response.Usage?.OutputTokenCount);
-                    (response.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
-                    return response;
-                }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    if (!Failed(ref state, pick, ex, timeout is { IsCancellationRequested: true } ? d.AttemptTimeout : null, start))
-                    {
-                        throw;
-                    }
-                }
-                catch (Exception ex)
-                {
-                    Cancelled(ref state, pick, start);
-                    if (ex is OperationCanceledException)
-                    {
-                        throw;
-                    }
-
-                    throw new OperationCanceledException(null, ex, cancellationToken);
-                }
-                finally
-                {
-                    link.Dispose();
-                    timeout?.Dispose();
-                }
-            }
-
-            throw Exhausted(ref state);
+            state = Begin(options, streaming: false);
         }
-        finally
+        catch (LlmRouterException ex)
         {
-            state.Dispose();
+            return Task.FromException<ChatResponse>(ex);
         }
+
+        if (!NextPick(ref state, out Pick pick, out long start))
+        {
+            Exception exhausted = Exhausted(ref state);
+            state.Dispose();
+            return Task.FromException<ChatResponse>(exhausted);
+        }
+
+        Deployment d = pick.Deployment;
+        if (d.AttemptTimeout is not null)
+        {
+            return RunAsync(state, messages, options, pick, started: null, start, cancellationToken);
+        }
+
+        // The first attempt starts here, outside any async state machine: when the provider completes synchronously
+        // (in-memory clients, caches below the router) the router adds no Task of its own.
+        Task<ChatResponse> task;
+        try
+        {
+            task = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), cancellationToken);
+        }
+#pragma warning disable CA1031 // Routed through the same classification as an asynchronous failure.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            task = Task.FromException<ChatResponse>(ex);
+        }
+
+        if (task.IsCompletedSuccessfully)
+        {
+            ChatResponse response = task.Result;
+            Attach(response, Succeeded(ref state, pick, start, response.Usage?.OutputTokenCount));
+            state.Dispose();
+            return task;
+        }
+
+        return RunAsync(state, messages, options, pick, task, start, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -217,20 +220,81 @@ public sealed class LlmRouterChatClient : IChatClient
         _ownedClients.Clear();
     }
 
+    /// <summary>The attempt loop, continuing from a first attempt that is already picked (and possibly started).</summary>
+    private async Task<ChatResponse> RunAsync(
+        RequestState state, IEnumerable<ChatMessage> messages, ChatOptions? options, Pick pick, Task<ChatResponse>? started, long start, CancellationToken cancellationToken)
+    {
+        try
+        {
+            do
+            {
+                Deployment d = pick.Deployment;
+                CancellationTokenSource? timeout = null;
+                CancellationTokenRegistration link = default;
+                try
+                {
+                    if (started is null)
+                    {
+                        if (d.AttemptTimeout is TimeSpan t)
+                        {
+                            timeout = new CancellationTokenSource(t, _time);
+                            link = cancellationToken.UnsafeRegister(CancelSource, timeout);
+                        }
+
+                        started = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), timeout?.Token ?? cancellationToken);
+                    }
+
+                    ChatResponse response = await started.ConfigureAwait(false);
+                    Attach(response, Succeeded(ref state, pick, start, response.Usage?.OutputTokenCount));
+                    return response;
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    if (!Failed(ref state, pick, ex, timeout is { IsCancellationRequested: true } ? d.AttemptTimeout : null, start))
+                    {
+                        throw;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    Cancelled(ref state, pick, start);
+                    if (ex is OperationCanceledException)
+                    {
+                        throw;
+                    }
+
+                    throw new OperationCanceledException(null, ex, cancellationToken);
+                }
+                finally
+                {
+                    started = null;
+                    link.Dispose();
+                    timeout?.Dispose();
+                }
+            }
+            while (NextPick(ref state, out pick, out start));
+
+            throw Exhausted(ref state);
+        }
+        finally
+        {
+            state.Dispose();
+        }
+    }
+
     private async Task<OpenedStream> OpenStreamAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         RequestState state = Begin(options, streaming: true);
         try
         {
-            while (NextPick(ref state, out Pick pick))
+            while (NextPick(ref state, out Pick pick, out long start))
             {
                 Deployment d = pick.Deployment;
                 ChatOptions? attemptOptions = AttemptOptions(d, options, state.Scope.Constraints is not null);
                 CancellationTokenSource? timeout = d.TimeToFirstTokenTimeout is TimeSpan t ? new CancellationTokenSource(t, _time) : null;
                 CancellationTokenRegistration link = timeout is null ? default : cancellationToken.UnsafeRegister(CancelSource, timeout);
                 CancellationToken token = timeout?.Token ?? cancellationToken;
-                long start = _time.GetTimestamp();
                 IAsyncEnumerator<ChatResponseUpdate>? updates = null;
                 try
                 {
@@ -245,6 +309,7 @@ public sealed class LlmRouterChatClient : IChatClient
                     {
                         (first.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
                     }
+
 
                     return new OpenedStream(updates, first, d, state.CurrentRouteName, timeout, link);
                 }
@@ -311,11 +376,13 @@ public sealed class LlmRouterChatClient : IChatClient
         };
     }
 
-    private bool NextPick(ref RequestState state, out Pick pick)
+    /// <summary>Picks the next deployment to attempt; <paramref name="now"/> is the timestamp the attempt starts at.</summary>
+    private bool NextPick(ref RequestState state, out Pick pick, out long now)
     {
+        now = 0;
         while (state.Attempts < state.MaxAttempts)
         {
-            long now = _time.GetTimestamp();
+            now = _time.GetTimestamp();
             if (state.SelectionActive)
             {
                 if (state.RouteAttempts < state.Chain[state.RouteIndex].MaxAttempts && state.Selection.Next(in state.Scope, now, out pick) is not null)
@@ -354,6 +421,9 @@ public sealed class LlmRouterChatClient : IChatClient
         pick = default;
         return false;
     }
+
+    private static void Attach(ChatResponse response, RoutingReport report) =>
+        (response.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
 
     private RoutingReport Succeeded(ref RequestState state, in Pick pick, long start, long? outputTokens)
     {
