@@ -1,5 +1,7 @@
 using System.Net.Http;
 using LlmRouter;
+using LlmRouter.Providers;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
 
@@ -15,7 +17,8 @@ public static class LlmResilienceHttpClientBuilderExtensions
     /// Makes the HttpClient fit for LLM calls under a router: no HttpClient timeout (the default 100 s would cut long
     /// generations; the router's attempt timeouts own timing), a bounded connect timeout, and retries only for requests that
     /// never reached the provider. Status-code failures (429, 5xx, 529) are not retried here: they surface at once so the
-    /// router fails over to another deployment and cools this one down for Retry-After. Response bodies are never buffered,
+    /// router fails over to another deployment and cools this one down for Retry-After (captured here even when the SDK's
+    /// exception drops the headers; set <see cref="DeploymentOptions.HttpClientName"/> to this client's name). Response bodies are never buffered,
     /// so streaming works unchanged. Do not add <c>AddStandardResilienceHandler</c> as well: its 10 s attempt timeout, 30 s
     /// total timeout and status-code retries would fight the router.
     /// </summary>
@@ -29,6 +32,7 @@ public static class LlmResilienceHttpClientBuilderExtensions
         configure?.Invoke(options);
         Validate(options);
 
+        builder.Services.TryAddSingleton<RetryAfterHints>();
         builder.ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan);
         builder.ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
         {
@@ -54,6 +58,10 @@ public static class LlmResilienceHttpClientBuilderExtensions
                 });
             }
         });
+
+        // Outermost, so it sees the final response after connection retries.
+        string name = builder.Name;
+        builder.AddHttpMessageHandler(sp => new RetryAfterCaptureHandler(name, sp.GetRequiredService<RetryAfterHints>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         return builder;
     }
 

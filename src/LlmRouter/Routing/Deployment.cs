@@ -26,6 +26,7 @@ public sealed class Deployment
         AttemptTimeout = options.AttemptTimeout;
         TimeToFirstTokenTimeout = options.TimeToFirstTokenTimeout ?? options.AttemptTimeout;
         Client = client;
+        HttpClientName = options.HttpClientName;
         _time = time;
         Stats = new LatencyStats(routerOptions.LatencyRanking, time);
         Health = new DeploymentHealth(routerOptions.Health, time);
@@ -82,6 +83,8 @@ public sealed class Deployment
     public (long Succeeded, long Failed) AttemptCounts => (Health.Successes, Health.Failures);
 
     internal int Index { get; }
+
+    internal string? HttpClientName { get; }
 
     internal LatencyStats Stats { get; }
 

@@ -35,6 +35,13 @@ public sealed class DeploymentOptions
     /// </summary>
     public string? ClientKey { get; set; }
 
+    /// <summary>
+    /// Gets or sets the name of the <c>IHttpClientFactory</c> client this deployment's provider client sends through, when
+    /// that client has <c>AddLlmResilienceHandler</c>: the router then honours Retry-After values the transport captured,
+    /// even when the SDK's exception does not carry the headers. Default: none.
+    /// </summary>
+    public string? HttpClientName { get; set; }
+
     /// <summary>Gets or sets the region the deployment runs in (for example "eu" or "us-east"), matched case-insensitively. Default: none.</summary>
     public string? Region { get; set; }
 

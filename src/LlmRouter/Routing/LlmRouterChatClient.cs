@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LlmRouter.Health.Internal;
+using LlmRouter.Providers;
 using LlmRouter.Routing.Internal;
 using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
@@ -37,6 +38,7 @@ public sealed class LlmRouterChatClient : IChatClient
     private readonly int _referenceOutputTokens;
     private readonly ILogger _logger;
     private readonly ChatClientMetadata _metadata;
+    private readonly RetryAfterHints? _retryAfterHints;
 
     /// <summary>Initializes a new router. The options are validated and read once; later changes to them have no effect.</summary>
     /// <param name="options">Deployments, routes, ranking and health options.</param>
@@ -62,6 +64,7 @@ public sealed class LlmRouterChatClient : IChatClient
         _maxAttempts = options.MaxAttempts;
         _referenceOutputTokens = _latency.ReferenceOutputTokens;
         _logger = loggerFactory?.CreateLogger("LlmRouter") ?? NullLogger.Instance;
+        _retryAfterHints = services?.GetService<RetryAfterHints>();
 
         var snapshot = new LlmRouterOptions { DefaultRoute = options.DefaultRoute };
         CopyInto(options.LatencyRanking, snapshot.LatencyRanking);
@@ -458,6 +461,11 @@ public sealed class LlmRouterChatClient : IChatClient
         long end = _time.GetTimestamp();
         TimeSpan elapsed = _time.GetElapsedTime(start, end);
         FailureClassification c = timedOutAfter is not null ? new(FailureKind.Transient) : _classifier.Classify(error);
+        if (timedOutAfter is null && c.RetryAfter is null && c.Kind is FailureKind.RateLimited or FailureKind.Transient && d.HttpClientName is { } httpClient && _retryAfterHints is not null)
+        {
+            c = c with { RetryAfter = _retryAfterHints.Remaining(httpClient, _time.GetUtcNow()) };
+        }
+
         string route = state.CurrentRouteName;
         state.Log.Add(new AttemptRecord(d.Name, route, timedOutAfter is null ? AttemptOutcome.Failed : AttemptOutcome.TimedOut, elapsed, c.Kind, c.StatusCode, error.GetType().Name));
         state.Scope.MarkTried(d);
