@@ -50,6 +50,34 @@ public sealed class LlmRouterBuilder
         return Add(name, d => d.ClientKey = serviceKey, configure);
     }
 
+    /// <summary>
+    /// Adds a deployment whose provider client sends through its own named <see cref="HttpClient"/> from
+    /// <c>IHttpClientFactory</c>, with <c>AddLlmResilienceHandler</c> under it (connection retries only, no HTTP timeout
+    /// that would cut long generations, Retry-After captured for the router). Use it with any SDK that accepts an
+    /// <see cref="HttpClient"/>; LlmRouter.OpenAI and LlmRouter.Anthropic build on it.
+    /// </summary>
+    /// <param name="name">The unique deployment name; the HttpClient is named <c>"llmrouter." + name</c>.</param>
+    /// <param name="createClient">Builds the provider client over the HttpClient. Disable the SDK's own retries: the router fails over instead.</param>
+    /// <param name="configure">Sets the model id, region, timeouts and other attributes.</param>
+    /// <param name="transport">Changes the transport resilience defaults.</param>
+    /// <returns>This builder.</returns>
+    public LlmRouterBuilder AddHttpDeployment(
+        string name, Func<HttpClient, IServiceProvider, IChatClient> createClient, Action<DeploymentOptions>? configure = null, Action<LlmHttpResilienceOptions>? transport = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(createClient);
+        string httpClientName = "llmrouter." + name;
+        Services.AddHttpClient(httpClientName).AddLlmResilienceHandler(transport);
+        return Add(
+            name,
+            d =>
+            {
+                d.ClientFactory = sp => createClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient(httpClientName), sp);
+                d.HttpClientName = httpClientName;
+            },
+            configure);
+    }
+
     /// <summary>Adds a route over the named deployments, ranked LowestLatency, without fallbacks.</summary>
     /// <param name="name">The route name callers put in <c>ChatOptions.ModelId</c>.</param>
     /// <param name="deployments">The deployment names, in priority order.</param>
