@@ -165,9 +165,18 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
             failures.Add($"{S}:Routes: fallback cycle {cycle}: a route must not fall back to itself, directly or through other routes.");
         }
 
-        if (options.DefaultRoute is { } def && !routeNames.Contains(def))
+        var modelRoutes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (DeploymentOptions d in options.Deployments)
         {
-            failures.Add($"{S}:DefaultRoute '{def}' is not a route. Known routes: {Join(routeNames)}; or leave it unset to use all deployments.");
+            if (d?.ModelId is { } model && !routeNames.Contains(model))
+            {
+                modelRoutes.Add(model);
+            }
+        }
+
+        if (options.DefaultRoute is { } def && !routeNames.Contains(def) && !modelRoutes.Contains(def))
+        {
+            failures.Add($"{S}:DefaultRoute '{def}' is not a route. Known routes: {Join(routeNames.Concat(modelRoutes))}; or leave it unset to use all deployments.");
         }
 
         if (options.MaxAttempts < 1)

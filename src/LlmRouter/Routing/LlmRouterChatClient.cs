@@ -106,6 +106,8 @@ public sealed class LlmRouterChatClient : IChatClient
             return Task.FromCanceled<ChatResponse>(cancellationToken);
         }
 
+        messages = Replayable(messages);
+
         RequestState state;
         try
         {
@@ -159,6 +161,7 @@ public sealed class LlmRouterChatClient : IChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        messages = Replayable(messages);
         OpenedStream stream = await OpenStreamAsync(messages, options, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -424,6 +427,10 @@ public sealed class LlmRouterChatClient : IChatClient
         pick = default;
         return false;
     }
+
+    /// <summary>A failover sends the messages again: a one-shot sequence is materialised once; lists pass through.</summary>
+    private static IEnumerable<ChatMessage> Replayable(IEnumerable<ChatMessage> messages) =>
+        messages is ICollection<ChatMessage> or IReadOnlyCollection<ChatMessage> ? messages : [.. messages];
 
     private static void Attach(ChatResponse response, RoutingReport report) =>
         (response.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
