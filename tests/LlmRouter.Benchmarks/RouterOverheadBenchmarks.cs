@@ -1,0 +1,47 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.AI;
+
+namespace LlmRouter.Benchmarks;
+
+/// <summary>What the router adds to a non-streaming call on the happy path, against a direct call and M.E.AI's OrderedFailoverChatClient.</summary>
+[MemoryDiagnoser]
+public class RouterOverheadBenchmarks
+{
+    private readonly ChatOptions _routeOptions = new() { ModelId = "chat" };
+    private IChatClient _direct = null!;
+    private IChatClient _orderedFailover = null!;
+    private LlmRouterChatClient _router = null!;
+    private LlmRouterChatClient _routerWithModelIds = null!;
+    private LlmRouterChatClient _routerWithTimeouts = null!;
+    private LlmRouterChatClient _routerOrdered = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        IChatClient[] clients = [new NoOpChatClient(), new NoOpChatClient(), new NoOpChatClient()];
+        _direct = clients[0];
+        _orderedFailover = new OrderedFailoverChatClient(clients);
+        _router = Routers.Create(clients);
+        _routerWithModelIds = Routers.Create(clients, modelIds: true);
+        _routerWithTimeouts = Routers.Create(clients, attemptTimeout: TimeSpan.FromSeconds(30));
+        _routerOrdered = Routers.Create(clients, strategy: "Ordered");
+    }
+
+    [Benchmark(Baseline = true, Description = "direct call")]
+    public Task<ChatResponse> Direct() => _direct.GetResponseAsync(Routers.Prompt);
+
+    [Benchmark(Description = "M.E.AI OrderedFailover, 3 clients")]
+    public Task<ChatResponse> OrderedFailover() => _orderedFailover.GetResponseAsync(Routers.Prompt);
+
+    [Benchmark(Description = "LlmRouter, 3 deployments, LowestLatency")]
+    public Task<ChatResponse> Router() => _router.GetResponseAsync(Routers.Prompt);
+
+    [Benchmark(Description = "LlmRouter, route by name, per-deployment model ids")]
+    public Task<ChatResponse> RouterWithModelIds() => _routerWithModelIds.GetResponseAsync(Routers.Prompt, _routeOptions);
+
+    [Benchmark(Description = "LlmRouter, 30 s attempt timeouts")]
+    public Task<ChatResponse> RouterWithTimeouts() => _routerWithTimeouts.GetResponseAsync(Routers.Prompt);
+
+    [Benchmark(Description = "LlmRouter, Ordered")]
+    public Task<ChatResponse> RouterOrdered() => _routerOrdered.GetResponseAsync(Routers.Prompt);
+}
