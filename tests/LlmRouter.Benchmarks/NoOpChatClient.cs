@@ -9,7 +9,7 @@ namespace LlmRouter.Benchmarks;
 /// a provider as the anchor measurements (direct ~85 ns / 72 B). Every benchmark row uses it, so differences are the
 /// cost of what sits in front of it.
 /// </summary>
-public sealed class NoOpChatClient : IChatClient
+public sealed class NoOpChatClient(bool freshResponse = false) : IChatClient
 {
     private readonly ChatResponse _response = new(new ChatMessage(ChatRole.Assistant, "ok"));
     private readonly ChatResponseUpdate[] _updates =
@@ -19,8 +19,12 @@ public sealed class NoOpChatClient : IChatClient
         new(ChatRole.Assistant, "c"),
     ];
 
+    /// <summary>
+    /// With <c>freshResponse</c>, every call returns a new ChatResponse, as a real provider does: the router then also pays
+    /// for the AdditionalProperties dictionary that carries its report (a cached response keeps the first one).
+    /// </summary>
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_response);
+        Task.FromResult(freshResponse ? new ChatResponse(_response.Messages) : _response);
 
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
         Stream(cancellationToken);

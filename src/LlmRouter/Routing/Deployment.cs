@@ -11,9 +11,12 @@ namespace LlmRouter;
 public sealed class Deployment
 {
     private readonly string[] _tags;
-    private readonly TimeProvider _time;
+    private readonly RouterClock _clock;
 
-    internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, TimeProvider time)
+    // One short lock per deployment guards both its statistics and its health, so a success takes it once.
+    private readonly Lock _gate = new();
+
+    internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, RouterClock clock)
     {
         Index = index;
         Name = options.Name;
@@ -27,9 +30,9 @@ public sealed class Deployment
         TimeToFirstTokenTimeout = options.TimeToFirstTokenTimeout ?? options.AttemptTimeout;
         Client = client;
         HttpClientName = options.HttpClientName;
-        _time = time;
-        Stats = new LatencyStats(routerOptions.LatencyRanking, time);
-        Health = new DeploymentHealth(routerOptions.Health, time);
+        _clock = clock;
+        Stats = new LatencyStats(routerOptions.LatencyRanking, clock, _gate);
+        Health = new DeploymentHealth(routerOptions.Health, clock, _gate);
     }
 
     /// <summary>Gets the deployment's unique name.</summary>
@@ -71,8 +74,7 @@ public sealed class Deployment
         get
         {
             long until = Health.CooldownUntil;
-            long now = _time.GetTimestamp();
-            return until > now ? _time.GetUtcNow() + _time.GetElapsedTime(now, until) : null;
+            return until > _clock.Now() ? _clock.ToUtc(until) : null;
         }
     }
 
@@ -91,6 +93,16 @@ public sealed class Deployment
     internal DeploymentHealth Health { get; }
 
     internal ReadOnlySpan<string> TagSpan => _tags;
+
+    /// <summary>Records a successful attempt in statistics and health under one lock.</summary>
+    internal HealthTransition RecordSuccess(double seconds, bool streaming, long now, bool probe)
+    {
+        lock (_gate)
+        {
+            Stats.RecordSuccessLocked(seconds, streaming, now);
+            return Health.RecordSuccessLocked(now, probe);
+        }
+    }
 
     /// <summary>
     /// Gets the decayed mean latency for a request kind: time to first update for streaming requests, total time

@@ -30,6 +30,7 @@ public sealed class LlmRouterChatClient : IChatClient
     private readonly Deployment[] _deployments;
     private readonly List<IDisposable> _ownedClients = [];
     private readonly TimeProvider _time;
+    private readonly RouterClock _clock;
     private readonly Random _random;
     private readonly FailureClassifier _classifier;
     private readonly LatencyRankingOptions _latency;
@@ -56,6 +57,7 @@ public sealed class LlmRouterChatClient : IChatClient
         }
 
         _time = timeProvider ?? TimeProvider.System;
+        _clock = new RouterClock(_time);
         _random = options.Random ?? Random.Shared;
         _classifier = options.FailureClassifier;
         _classifier.TimeProvider = _time;
@@ -73,7 +75,7 @@ public sealed class LlmRouterChatClient : IChatClient
         for (int i = 0; i < _deployments.Length; i++)
         {
             DeploymentOptions d = options.Deployments[i];
-            _deployments[i] = new Deployment(i, d, ResolveClient(d, services), snapshot, _time);
+            _deployments[i] = new Deployment(i, d, ResolveClient(d, services), snapshot, _clock);
         }
 
         var strategies = new Dictionary<string, RankingStrategy>(StringComparer.OrdinalIgnoreCase)
@@ -388,7 +390,7 @@ public sealed class LlmRouterChatClient : IChatClient
         now = 0;
         while (state.Attempts < state.MaxAttempts)
         {
-            now = _time.GetTimestamp();
+            now = _clock.Now();
             if (state.SelectionActive)
             {
                 if (state.RouteAttempts < state.Chain[state.RouteIndex].MaxAttempts && state.Selection.Next(in state.Scope, now, out pick) is not null)
@@ -418,7 +420,7 @@ public sealed class LlmRouterChatClient : IChatClient
                 break;
             }
 
-            state.Selection = Selection.Create(state.Chain[state.RouteIndex], in state.Scope, now, ref state.Unavailable);
+            Selection.Initialize(ref state.Selection, state.Chain[state.RouteIndex], in state.Scope, now, ref state.Unavailable);
             state.Matching += state.Selection.Matching;
             state.SelectionActive = true;
             state.RouteAttempts = 0;
@@ -430,7 +432,7 @@ public sealed class LlmRouterChatClient : IChatClient
 
     /// <summary>A failover sends the messages again: a one-shot sequence is materialised once; lists pass through.</summary>
     private static IEnumerable<ChatMessage> Replayable(IEnumerable<ChatMessage> messages) =>
-        messages is ICollection<ChatMessage> or IReadOnlyCollection<ChatMessage> ? messages : [.. messages];
+        messages is ChatMessage[] or List<ChatMessage> or ICollection<ChatMessage> or IReadOnlyCollection<ChatMessage> ? messages : [.. messages];
 
     private static void Attach(ChatResponse response, RoutingReport report) =>
         (response.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
@@ -438,21 +440,21 @@ public sealed class LlmRouterChatClient : IChatClient
     private RoutingReport Succeeded(ref RequestState state, in Pick pick, long start, long? outputTokens)
     {
         Deployment d = pick.Deployment;
-        long end = _time.GetTimestamp();
-        TimeSpan elapsed = _time.GetElapsedTime(start, end);
+        long end = _clock.Now();
+        TimeSpan elapsed = _clock.Elapsed(start, end);
         double seconds = elapsed.TotalSeconds;
         if (outputTokens is long tokens && tokens > _referenceOutputTokens)
         {
             seconds = seconds * _referenceOutputTokens / tokens;
         }
 
-        d.Stats.RecordSuccess(seconds, state.Scope.Streaming, end);
+        HealthTransition transition = d.RecordSuccess(seconds, state.Scope.Streaming, end, pick.CircuitProbe);
         if (pick.ColdProbe)
         {
             d.Stats.ReleaseColdProbe();
         }
 
-        if (d.Health.RecordSuccess(end, pick.CircuitProbe) == HealthTransition.CircuitClosed)
+        if (transition == HealthTransition.CircuitClosed)
         {
             Log.CircuitClosed(_logger, d.Name);
         }
@@ -465,8 +467,8 @@ public sealed class LlmRouterChatClient : IChatClient
     private bool Failed(ref RequestState state, in Pick pick, Exception error, TimeSpan? timedOutAfter, long start)
     {
         Deployment d = pick.Deployment;
-        long end = _time.GetTimestamp();
-        TimeSpan elapsed = _time.GetElapsedTime(start, end);
+        long end = _clock.Now();
+        TimeSpan elapsed = _clock.Elapsed(start, end);
         FailureClassification c = timedOutAfter is not null ? new(FailureKind.Transient) : _classifier.Classify(error);
         if (timedOutAfter is null && c.RetryAfter is null && c.Kind is FailureKind.RateLimited or FailureKind.Transient && d.HttpClientName is { } httpClient && _retryAfterHints is not null)
         {
@@ -518,19 +520,19 @@ public sealed class LlmRouterChatClient : IChatClient
     private void Cancelled(ref RequestState state, in Pick pick, long start)
     {
         Deployment d = pick.Deployment;
-        long end = _time.GetTimestamp();
+        long end = _clock.Now();
         if (pick.ColdProbe)
         {
             d.Stats.ReleaseColdProbe();
         }
 
         ReleaseProbe(d, pick, end);
-        state.Log.Add(new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Cancelled, _time.GetElapsedTime(start, end)));
+        state.Log.Add(new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Cancelled, _clock.Elapsed(start, end)));
     }
 
     private void StreamBroken(OpenedStream stream, Exception error)
     {
-        long now = _time.GetTimestamp();
+        long now = _clock.Now();
         Deployment d = stream.Deployment;
         FailureClassification c = _classifier.Classify(error);
         if (c.Kind is FailureKind.Transient or FailureKind.RateLimited or FailureKind.Misconfigured)
@@ -551,10 +553,9 @@ public sealed class LlmRouterChatClient : IChatClient
                 return new NoAvailableDeploymentException(state.RequestedRoute, NoAvailableDeploymentReason.NoneMatchConstraints, null, []);
             }
 
-            long now = _time.GetTimestamp();
-            long at = Math.Max(now, state.Unavailable.EarliestAvailable);
+            long at = Math.Max(_clock.Now(), state.Unavailable.EarliestAvailable);
             return new NoAvailableDeploymentException(
-                state.RequestedRoute, NoAvailableDeploymentReason.AllUnavailable, _time.GetUtcNow() + _time.GetElapsedTime(now, at), state.Unavailable.Names);
+                state.RequestedRoute, NoAvailableDeploymentReason.AllUnavailable, _clock.ToUtc(at), state.Unavailable.Names);
         }
 
         return new AllAttemptsFailedException(state.RequestedRoute, state.Log.ToArrayOrNull() ?? [], state.LastError ?? new InvalidOperationException("No attempt error was recorded."));

@@ -26,6 +26,6 @@ public readonly ref struct RankingContext
     /// <summary>Gets the router's source of randomness.</summary>
     public Random Random { get; }
 
-    /// <summary>Gets the current <see cref="TimeProvider"/> timestamp.</summary>
+    /// <summary>Gets the router's current monotonic timestamp (comparable only with other timestamps of the same router).</summary>
     public long Timestamp { get; }
 }

@@ -19,4 +19,7 @@ public abstract class RankingStrategy
 
     /// <summary>Gets whether the router applies latency-ranking extras: exploration, near-tie spreading and bounded cold probes.</summary>
     internal virtual bool IsLatencyRanked => false;
+
+    /// <summary>Gets whether this is one of the router's own strategies (which never write NaN scores).</summary>
+    internal virtual bool IsBuiltIn => false;
 }

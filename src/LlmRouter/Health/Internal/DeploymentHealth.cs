@@ -15,7 +15,7 @@ internal enum HealthTransition
 /// </summary>
 internal sealed class DeploymentHealth
 {
-    private readonly Lock _gate = new();
+    private readonly Lock _gate;
     private readonly HealthOptions _options;
     private readonly double _frequency;
     private readonly long _samplingTicks;
@@ -32,10 +32,11 @@ internal sealed class DeploymentHealth
     private long _successes;
     private long _failures;
 
-    public DeploymentHealth(HealthOptions options, TimeProvider time)
+    public DeploymentHealth(HealthOptions options, RouterClock clock, Lock gate)
     {
+        _gate = gate;
         _options = options;
-        _frequency = time.TimestampFrequency;
+        _frequency = clock.Frequency;
         _samplingTicks = ToTicks(options.SamplingDuration);
         _breakTicks = ToTicks(options.BreakDuration);
     }
@@ -112,18 +113,24 @@ internal sealed class DeploymentHealth
 
     public HealthTransition RecordSuccess(long now, bool probe)
     {
-        Interlocked.Increment(ref _successes);
         lock (_gate)
         {
-            _consecutiveFailures = 0;
-            RollWindow(now);
-            _windowSuccesses++;
-            if (probe && _state == (int)CircuitState.HalfOpen)
-            {
-                ResetWindow(now);
-                Volatile.Write(ref _state, (int)CircuitState.Closed);
-                return HealthTransition.CircuitClosed;
-            }
+            return RecordSuccessLocked(now, probe);
+        }
+    }
+
+    /// <summary>As <see cref="RecordSuccess"/>, for a caller that holds the deployment's gate.</summary>
+    public HealthTransition RecordSuccessLocked(long now, bool probe)
+    {
+        Volatile.Write(ref _successes, _successes + 1);
+        _consecutiveFailures = 0;
+        RollWindow(now);
+        _windowSuccesses++;
+        if (probe && _state == (int)CircuitState.HalfOpen)
+        {
+            ResetWindow(now);
+            Volatile.Write(ref _state, (int)CircuitState.Closed);
+            return HealthTransition.CircuitClosed;
         }
 
         return HealthTransition.None;
@@ -132,7 +139,6 @@ internal sealed class DeploymentHealth
     /// <summary>Records a failure that counts against health (Transient, RateLimited, Misconfigured).</summary>
     public HealthTransition RecordFailure(long now, FailureKind kind, TimeSpan? retryAfter, bool probe)
     {
-        Interlocked.Increment(ref _failures);
         Volatile.Write(ref _lastFailure, now);
 
         TimeSpan? cooldown = kind switch
@@ -144,6 +150,7 @@ internal sealed class DeploymentHealth
 
         lock (_gate)
         {
+            Volatile.Write(ref _failures, _failures + 1);
             HealthTransition transition = HealthTransition.None;
             if (cooldown is TimeSpan c && c > TimeSpan.Zero)
             {

@@ -7,7 +7,7 @@ namespace LlmRouter.Health.Internal;
 /// </summary>
 internal sealed class LatencyStats
 {
-    private readonly Lock _gate = new();
+    private readonly Lock _gate;
     private readonly double _decayPerTick;
     private readonly long _staleTicks;
     private readonly int _minimumSamples;
@@ -17,9 +17,10 @@ internal sealed class LatencyStats
     private DecayedMean _failures = new();
     private int _coldProbes;
 
-    public LatencyStats(LatencyRankingOptions options, TimeProvider time)
+    public LatencyStats(LatencyRankingOptions options, RouterClock clock, Lock gate)
     {
-        _frequency = time.TimestampFrequency;
+        _gate = gate;
+        _frequency = clock.Frequency;
         _decayPerTick = Math.Log(2) / (options.HalfLife.TotalSeconds * _frequency);
         _staleTicks = (long)Math.Min(long.MaxValue / 4, options.StaleAfter.TotalSeconds * _frequency);
         _minimumSamples = options.MinimumSamples;
@@ -53,9 +54,15 @@ internal sealed class LatencyStats
     {
         lock (_gate)
         {
-            (streaming ? ref _firstToken : ref _total).Add(seconds, now, _decayPerTick);
-            _failures.Add(0, now, _decayPerTick);
+            RecordSuccessLocked(seconds, streaming, now);
         }
+    }
+
+    /// <summary>As <see cref="RecordSuccess"/>, for a caller that holds the deployment's gate.</summary>
+    public void RecordSuccessLocked(double seconds, bool streaming, long now)
+    {
+        (streaming ? ref _firstToken : ref _total).Add(seconds, now, _decayPerTick);
+        _failures.Add(0, now, _decayPerTick);
     }
 
     /// <summary>Records a failure; a timed-out attempt also records its duration as a (slow) latency sample.</summary>

@@ -9,6 +9,8 @@ internal sealed class LowestLatencyStrategy : RankingStrategy
 {
     internal override bool IsLatencyRanked => true;
 
+    internal override bool IsBuiltIn => true;
+
     public override void Score(RankingContext context, Span<double> scores)
     {
         ReadOnlySpan<Deployment> candidates = context.Candidates;
@@ -35,6 +37,8 @@ internal sealed class LowestLatencyStrategy : RankingStrategy
 /// <summary>Ranks in the route's listed order.</summary>
 internal sealed class OrderedStrategy : RankingStrategy
 {
+    internal override bool IsBuiltIn => true;
+
     public override void Score(RankingContext context, Span<double> scores)
     {
         for (int i = 0; i < context.Candidates.Length; i++)
@@ -50,6 +54,8 @@ internal sealed class OrderedStrategy : RankingStrategy
 /// </summary>
 internal sealed class WeightedStrategy : RankingStrategy
 {
+    internal override bool IsBuiltIn => true;
+
     public override void Score(RankingContext context, Span<double> scores)
     {
         ReadOnlySpan<Deployment> candidates = context.Candidates;

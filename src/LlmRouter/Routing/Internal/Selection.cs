@@ -1,51 +1,70 @@
 using System.Buffers;
-using Microsoft.Extensions.AI;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace LlmRouter.Routing.Internal;
 
 /// <summary>A deployment picked for an attempt, with the slots it holds.</summary>
 internal readonly record struct Pick(Deployment Deployment, bool CircuitProbe, bool ColdProbe);
 
+/// <summary>Inline room for the candidates of a small route, so the common case rents nothing.</summary>
+[InlineArray(Selection.InlineCapacity)]
+internal struct DeploymentBuffer
+{
+    private Deployment _element;
+}
+
+/// <summary>Inline room for the scores of a small route.</summary>
+[InlineArray(Selection.InlineCapacity)]
+internal struct ScoreBuffer
+{
+    private double _element;
+}
+
 /// <summary>
 /// The eligible deployments of one route for one request, scored once, handed out best-first by a linear scan per pick
-/// (no sort: most requests need one pick, and 1,000 deployments stay well under the time budget). Arrays are pooled.
-/// A mutable struct: keep it in a local and never copy it.
+/// (no sort: most requests need one pick, and 1,000 deployments stay well under the time budget). Routes of up to
+/// <see cref="InlineCapacity"/> deployments use inline buffers; larger ones rent pooled arrays.
+/// A mutable struct: keep it in a local or a field and never copy it while in use.
 /// </summary>
 internal struct Selection
 {
+    public const int InlineCapacity = 4;
     private const double Taken = double.NaN;
 
-    private Deployment[]? _candidates;
-    private double[]? _scores;
+    private DeploymentBuffer _inlineCandidates;
+    private ScoreBuffer _inlineScores;
+    private Deployment[]? _rentedCandidates;
+    private double[]? _rentedScores;
     private int _count;
     private int _remaining;
     private bool _firstPick;
-    private readonly bool _latencyRanked;
-
-    private Selection(bool latencyRanked)
-    {
-        _latencyRanked = latencyRanked;
-        _firstPick = true;
-    }
+    private bool _latencyRanked;
 
     /// <summary>Number of deployments that satisfy the constraints (available or not).</summary>
     public int Matching { get; private set; }
 
-    /// <summary>Number of matching deployments that are cooling down or open.</summary>
-    public int Unavailable { get; private set; }
+    [UnscopedRef]
+    private Span<Deployment> Candidates => _rentedCandidates is null ? _inlineCandidates : _rentedCandidates;
 
-    public static Selection Create(CompiledRoute route, in RequestScope scope, long now, ref UnavailableTracker unavailable)
+    [UnscopedRef]
+    private Span<double> Scores => _rentedScores is null ? _inlineScores : _rentedScores;
+
+    /// <summary>Fills <paramref name="selection"/> in place (it is large; no copy) with the route's eligible, scored deployments.</summary>
+    public static void Initialize(ref Selection selection, CompiledRoute route, in RequestScope scope, long now, ref UnavailableTracker unavailable)
     {
         Deployment[] members = route.Members;
-        var selection = new Selection(route.Strategy.IsLatencyRanked)
+        selection._latencyRanked = route.Strategy.IsLatencyRanked;
+        selection._firstPick = true;
+        if (members.Length > InlineCapacity)
         {
-            _candidates = ArrayPool<Deployment>.Shared.Rent(members.Length),
-            _scores = ArrayPool<double>.Shared.Rent(members.Length),
-        };
+            selection._rentedCandidates = ArrayPool<Deployment>.Shared.Rent(members.Length);
+            selection._rentedScores = ArrayPool<double>.Shared.Rent(members.Length);
+        }
 
+        Span<Deployment> candidates = selection.Candidates;
         int count = 0;
         int matching = 0;
-        int unavailableCount = 0;
         RouteConstraints? constraints = scope.Constraints;
         for (int i = 0; i < members.Length; i++)
         {
@@ -68,44 +87,46 @@ internal struct Selection
 
             if (!d.Health.IsAvailable(now))
             {
-                unavailableCount++;
                 unavailable.Add(d, now);
                 continue;
             }
 
-            selection._candidates[count++] = d;
+            candidates[count++] = d;
         }
 
         selection._count = count;
         selection._remaining = count;
         selection.Matching = matching;
-        selection.Unavailable = unavailableCount;
         if (count > 0)
         {
-            Span<double> scores = selection._scores.AsSpan(0, count);
-            route.Strategy.Score(new RankingContext(selection._candidates.AsSpan(0, count), scope.Streaming, scope.Options, scope.Random, now), scores);
-            for (int i = 0; i < scores.Length; i++)
+            Span<double> scores = selection.Scores[..count];
+            RankingStrategy strategy = route.Strategy;
+            strategy.Score(new RankingContext(candidates[..count], scope.Streaming, scope.Options, scope.Random, now), scores);
+            if (!strategy.IsBuiltIn)
             {
-                if (double.IsNaN(scores[i]))
+                // NaN marks a taken candidate here; a custom strategy's NaN means "last".
+                for (int i = 0; i < scores.Length; i++)
                 {
-                    scores[i] = double.PositiveInfinity;
+                    if (double.IsNaN(scores[i]))
+                    {
+                        scores[i] = double.PositiveInfinity;
+                    }
                 }
             }
         }
-
-        return selection;
     }
 
     /// <summary>Hands out the next deployment to attempt, or <see langword="null"/> when the route is exhausted.</summary>
     public Deployment? Next(in RequestScope scope, long now, out Pick pick)
     {
         pick = default;
-        double[] scores = _scores!;
+        Span<double> scores = Scores;
+        Span<Deployment> candidates = Candidates;
         while (_remaining > 0)
         {
-            int index = _firstPick && _latencyRanked ? FirstLatencyPick(scope) : ArgMin(scores);
+            int index = _firstPick && _latencyRanked ? FirstLatencyPick(scores, scope) : ArgMin(scores, _count);
             _firstPick = false;
-            Deployment d = _candidates![index];
+            Deployment d = candidates[index];
             bool coldProbe = false;
             if (_latencyRanked && d.Stats.IsCold(scope.Streaming, now))
             {
@@ -139,20 +160,23 @@ internal struct Selection
 
     public void Dispose()
     {
-        if (_candidates is not null)
+        if (_rentedCandidates is not null)
         {
-            ArrayPool<Deployment>.Shared.Return(_candidates, clearArray: true);
-            ArrayPool<double>.Shared.Return(_scores!);
-            _candidates = null;
-            _scores = null;
+            ArrayPool<Deployment>.Shared.Return(_rentedCandidates, clearArray: true);
+            ArrayPool<double>.Shared.Return(_rentedScores!);
+            _rentedCandidates = null;
+            _rentedScores = null;
         }
+
+        _count = 0;
+        _remaining = 0;
     }
 
-    private readonly int ArgMin(double[] scores)
+    private static int ArgMin(Span<double> scores, int count)
     {
         int best = -1;
         double bestScore = double.PositiveInfinity;
-        for (int i = 0; i < _count; i++)
+        for (int i = 0; i < count; i++)
         {
             double s = scores[i];
             if (double.IsNaN(s))
@@ -170,35 +194,53 @@ internal struct Selection
         return best;
     }
 
-    /// <summary>Exploration (a random candidate) or a random choice among the near-ties of the best score.</summary>
-    private readonly int FirstLatencyPick(in RequestScope scope)
+    /// <summary>Exploration (a random candidate) or a random choice among the near-ties of the best score; one random draw in the common case.</summary>
+    private readonly int FirstLatencyPick(Span<double> scores, in RequestScope scope)
     {
-        double[] scores = _scores!;
         Random random = scope.Random;
         LatencyRankingOptions options = scope.LatencyOptions;
-        if (_count > 1 && options.ExplorationRate > 0 && random.NextDouble() < options.ExplorationRate)
+
+        // One uniform draw decides exploration and, rescaled, which near-tie to take.
+        double u = random.NextDouble();
+        double rate = options.ExplorationRate;
+        if (_count > 1 && u < rate)
         {
-            return random.Next(_count);
+            return Math.Min(_count - 1, (int)(u / rate * _count));
         }
 
-        int best = ArgMin(scores);
+        u = rate > 0 ? (u - rate) / (1 - rate) : u;
+
+        int best = ArgMin(scores, _count);
         double limit = scores[best] * (1 + options.LatencyBuffer);
         if (double.IsPositiveInfinity(limit))
         {
             return best;
         }
 
-        // Reservoir-sample one of the candidates within the buffer (cold ones score 0 and tie with each other).
-        int chosen = best;
-        int seen = 0;
+        // Cold candidates score 0 and tie with each other.
+        int ties = 0;
         for (int i = 0; i < _count; i++)
         {
-            if (scores[i] <= limit && random.Next(++seen) == 0)
+            if (scores[i] <= limit)
             {
-                chosen = i;
+                ties++;
             }
         }
 
-        return chosen;
+        if (ties == 1)
+        {
+            return best;
+        }
+
+        int k = Math.Min(ties - 1, (int)(u * ties));
+        for (int i = 0; i < _count; i++)
+        {
+            if (scores[i] <= limit && k-- == 0)
+            {
+                return i;
+            }
+        }
+
+        return best;
     }
 }
