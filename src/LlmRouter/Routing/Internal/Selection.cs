@@ -127,6 +127,14 @@ internal struct Selection
             int index = _firstPick && _latencyRanked ? FirstLatencyPick(scores, scope) : ArgMin(scores, _count);
             _firstPick = false;
             Deployment d = candidates[index];
+            if (scope.MinContextWindow > 0 && (d.ContextWindow ?? 0) < scope.MinContextWindow)
+            {
+                // A context overflow earlier in this request rules out windows this small.
+                scores[index] = Taken;
+                _remaining--;
+                continue;
+            }
+
             bool coldProbe = false;
             if (_latencyRanked && d.Stats.IsCold(scope.Streaming, now))
             {
