@@ -127,35 +127,56 @@ public sealed class LlmRouterChatClient : IChatClient
             return Task.FromException<ChatResponse>(exhausted);
         }
 
-        Deployment d = pick.Deployment;
-        if (d.AttemptTimeout is not null)
+        // Attempts start here, outside any async state machine. When a provider completes synchronously (in-memory
+        // clients, caches below the router) the router adds no Task of its own, and a synchronous failure is classified
+        // from the faulted task without the throw and catch an await would cost.
+        while (true)
         {
-            return RunAsync(state, messages, options, pick, started: null, start, cancellationToken);
-        }
+            Deployment d = pick.Deployment;
+            if (d.AttemptTimeout is not null)
+            {
+                return RunAsync(state, messages, options, pick, started: null, start, cancellationToken);
+            }
 
-        // The first attempt starts here, outside any async state machine: when the provider completes synchronously
-        // (in-memory clients, caches below the router) the router adds no Task of its own.
-        Task<ChatResponse> task;
-        try
-        {
-            task = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), cancellationToken);
-        }
+            Task<ChatResponse> task;
+            try
+            {
+                task = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), cancellationToken);
+            }
 #pragma warning disable CA1031 // Routed through the same classification as an asynchronous failure.
-        catch (Exception ex)
+            catch (Exception ex)
 #pragma warning restore CA1031
-        {
-            task = Task.FromException<ChatResponse>(ex);
-        }
+            {
+                task = Task.FromException<ChatResponse>(ex);
+            }
 
-        if (task.IsCompletedSuccessfully)
-        {
-            ChatResponse response = task.Result;
-            Attach(response, Succeeded(ref state, pick, start, response.Usage?.OutputTokenCount));
-            state.Dispose();
-            return task;
-        }
+            if (task.IsCompletedSuccessfully)
+            {
+                ChatResponse response = task.Result;
+                Attach(response, Succeeded(ref state, pick, start, response.Usage?.OutputTokenCount));
+                state.Dispose();
+                return task;
+            }
 
-        return RunAsync(state, messages, options, pick, task, start, cancellationToken);
+            if (!task.IsFaulted || cancellationToken.IsCancellationRequested)
+            {
+                return RunAsync(state, messages, options, pick, task, start, cancellationToken);
+            }
+
+            if (!Failed(ref state, pick, task.Exception!.InnerException!, timedOutAfter: null, start))
+            {
+                // Not worth failing over: the caller gets the provider's own faulted task, so the original exception.
+                state.Dispose();
+                return task;
+            }
+
+            if (!NextPick(ref state, out pick, out start))
+            {
+                Exception exhausted = Exhausted(ref state);
+                state.Dispose();
+                return Task.FromException<ChatResponse>(exhausted);
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -459,8 +480,7 @@ public sealed class LlmRouterChatClient : IChatClient
             Log.CircuitClosed(_logger, d.Name);
         }
 
-        var record = new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Succeeded, elapsed);
-        return new RoutingReport(state.RequestedRoute, record, state.Log.ToArrayOrNull());
+        return new RoutingReport(state.RequestedRoute, d.Name, state.CurrentRouteName, elapsed, state.Log.ToArrayOrNull());
     }
 
     /// <summary>Records a failed attempt; returns whether to fail over (false: rethrow the error unchanged).</summary>
