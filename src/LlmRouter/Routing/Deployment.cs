@@ -113,7 +113,7 @@ public sealed class Deployment
     public TimeSpan? GetLatencyEstimate(bool streaming)
     {
         double seconds = Stats.MeanSeconds(streaming);
-        return double.IsNaN(seconds) ? null : TimeSpan.FromSeconds(seconds);
+        return double.IsNaN(seconds) ? null : TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond));
     }
 
     /// <inheritdoc />

@@ -26,7 +26,7 @@ internal sealed class RouterClock
 
     public long Now() => _coarse ? Environment.TickCount64 : _time.GetTimestamp();
 
-    public TimeSpan Elapsed(long start, long end) => TimeSpan.FromTicks((long)((end - start) * (TimeSpan.TicksPerSecond / Frequency)));
+    public TimeSpan Elapsed(long start, long end) => TimeSpan.FromTicks((long)Math.Round((end - start) * (TimeSpan.TicksPerSecond / Frequency)));
 
     public long ToTicks(TimeSpan span) => (long)Math.Min(long.MaxValue / 4, span.TotalSeconds * Frequency);
 
