@@ -59,7 +59,7 @@ public static class LlmResilienceHttpClientBuilderExtensions
             }
         });
 
-        // Outermost, so it sees the final response after connection retries.
+        // Inside the retry handler: it sees every response that reaches the transport (retries never follow a status).
         string name = builder.Name;
         builder.AddHttpMessageHandler(sp => new RetryAfterCaptureHandler(name, sp.GetRequiredService<RetryAfterHints>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         return builder;

@@ -1,0 +1,152 @@
+using System.Net;
+using System.Net.Sockets;
+using LlmRouter.Providers;
+using LlmRouter.Tests.TestUtilities;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
+
+namespace LlmRouter.Tests.Providers;
+
+public class LlmResilienceTests
+{
+    [Theory]
+    [InlineData(HttpRequestError.ConnectionError, true)]
+    [InlineData(HttpRequestError.NameResolutionError, true)]
+    [InlineData(HttpRequestError.SecureConnectionError, true)]
+    [InlineData(HttpRequestError.ResponseEnded, false)]
+    [InlineData(HttpRequestError.InvalidResponse, false)]
+    public void Only_failures_before_the_request_was_sent_are_retried_in_place(HttpRequestError error, bool retried)
+    {
+        Outcome<HttpResponseMessage> outcome = Outcome.FromException<HttpResponseMessage>(new HttpRequestException(error, "x"));
+
+        Assert.Equal(retried, LlmResilienceHttpClientBuilderExtensions.NeverReachedProvider(outcome, CancellationToken.None));
+    }
+
+    [Fact]
+    public void Status_responses_and_caller_cancellation_are_never_retried_in_place()
+    {
+        using var response = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+        Assert.False(LlmResilienceHttpClientBuilderExtensions.NeverReachedProvider(Outcome.FromResult(response), CancellationToken.None));
+        Assert.False(LlmResilienceHttpClientBuilderExtensions.NeverReachedProvider(
+            Outcome.FromException<HttpResponseMessage>(new HttpRequestException("503", null, HttpStatusCode.ServiceUnavailable)), CancellationToken.None));
+
+        var connectTimeout = new TaskCanceledException("connect", new TimeoutException());
+        Assert.True(LlmResilienceHttpClientBuilderExtensions.NeverReachedProvider(Outcome.FromException<HttpResponseMessage>(connectTimeout), CancellationToken.None));
+        Assert.False(LlmResilienceHttpClientBuilderExtensions.NeverReachedProvider(Outcome.FromException<HttpResponseMessage>(connectTimeout), new CancellationToken(true)));
+    }
+
+    [Fact]
+    public async Task A_refused_connection_is_retried_by_the_transport_then_surfaces_to_the_router()
+    {
+        // A loopback port with nothing listening refuses connections immediately.
+        int port;
+        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        int attempts = 0;
+        var services = new ServiceCollection();
+        services.AddHttpClient("refused")
+            .AddLlmResilienceHandler(o => { o.MaxConnectionRetries = 2; o.RetryDelay = TimeSpan.Zero; })
+            .AddHttpMessageHandler(() => new CountingHandler(() => Interlocked.Increment(ref attempts)));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        HttpClient http = provider.GetRequiredService<IHttpClientFactory>().CreateClient("refused");
+
+        HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"http://127.0.0.1:{port}/")));
+
+        Assert.Equal(HttpRequestError.ConnectionError, e.HttpRequestError);
+        Assert.Equal(3, attempts);
+        Assert.Equal(Timeout.InfiniteTimeSpan, http.Timeout);
+    }
+
+    [Fact]
+    public async Task Retry_after_captured_by_the_transport_cools_the_deployment_down()
+    {
+        var services = new ServiceCollection();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        services.AddSingleton<TimeProvider>(time);
+        services.AddHttpClient("limited")
+            .AddLlmResilienceHandler()
+            .ConfigurePrimaryHttpMessageHandler(() => new StatusHandler(HttpStatusCode.TooManyRequests, ("Retry-After", "12")));
+        services.AddLlmRouter(router => router
+            .AddDeployment("limited", sp => new HeaderDroppingClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient("limited")), d => d.HttpClientName = "limited")
+            .AddDeployment("spare", new TestChatClient("spare"))
+            .AddRoute("chat", r => { r.Deployments.Add("limited"); r.Deployments.Add("spare"); r.Strategy = "Ordered"; }));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        IChatClient chat = provider.GetRequiredService<IChatClient>();
+
+        ChatResponse response = await chat.GetResponseAsync(RouterHarness.Prompt, new ChatOptions { ModelId = "chat" });
+
+        Assert.Equal("spare", response.GetRoutingReport()!.Deployment);
+        Assert.Equal(time.GetUtcNow() + TimeSpan.FromSeconds(12), provider.GetRequiredService<LlmRouterChatClient>().Deployments[0].CooldownUntil);
+    }
+
+    [Fact]
+    public void AddHttpDeployment_names_the_client_and_links_it_for_retry_after()
+    {
+        var services = new ServiceCollection();
+        services.AddLlmRouter(router => router.AddHttpDeployment("svc", (http, _) => new HeaderDroppingClient(http), d => d.ModelId = "m"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        LlmRouterChatClient router = provider.GetRequiredService<LlmRouterChatClient>();
+
+        Assert.Equal("llmrouter.svc", router.Deployments[0].HttpClientName);
+        Assert.NotNull(provider.GetService<RetryAfterHints>());
+    }
+
+    [Fact]
+    public void Invalid_transport_options_throw_naming_the_option()
+    {
+        var services = new ServiceCollection();
+        ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            services.AddHttpClient("x").AddLlmResilienceHandler(o => o.ConnectTimeout = TimeSpan.Zero));
+        Assert.Contains("ConnectTimeout", e.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class CountingHandler(Action onSend) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            onSend();
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    private sealed class StatusHandler(HttpStatusCode status, params (string Name, string Value)[] headers) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = new HttpResponseMessage(status);
+            foreach ((string name, string value) in headers)
+            {
+                response.Headers.TryAddWithoutValidation(name, value);
+            }
+
+            return Task.FromResult(response);
+        }
+    }
+
+    /// <summary>Like a client that calls EnsureSuccessStatusCode: the exception keeps the status, loses the headers.</summary>
+    private sealed class HeaderDroppingClient(HttpClient http) : IChatClient
+    {
+        public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            using HttpResponseMessage response = await http.GetAsync(new Uri("http://provider.invalid/v1/chat"), cancellationToken);
+            response.EnsureSuccessStatusCode();
+            return new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"));
+        }
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+}
