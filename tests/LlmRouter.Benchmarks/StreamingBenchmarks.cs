@@ -8,6 +8,7 @@ namespace LlmRouter.Benchmarks;
 public class StreamingBenchmarks
 {
     private IChatClient _direct = null!;
+    private IChatClient _orderedFailover = null!;
     private LlmRouterChatClient _router = null!;
 
     [GlobalSetup]
@@ -15,11 +16,15 @@ public class StreamingBenchmarks
     {
         IChatClient[] clients = [new NoOpChatClient(), new NoOpChatClient(), new NoOpChatClient()];
         _direct = clients[0];
+        _orderedFailover = new OrderedFailoverChatClient(clients);
         _router = Routers.Create(clients);
     }
 
     [Benchmark(Baseline = true, Description = "direct stream, 3 updates")]
     public Task<int> Direct() => Drain(_direct);
+
+    [Benchmark(Description = "M.E.AI OrderedFailover stream, 3 updates")]
+    public Task<int> OrderedFailover() => Drain(_orderedFailover);
 
     [Benchmark(Description = "LlmRouter stream, 3 updates")]
     public Task<int> Router() => Drain(_router);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using LlmRouter.Health.Internal;
 using LlmRouter.Providers;
 using LlmRouter.Routing.Internal;
@@ -184,26 +185,109 @@ public sealed class LlmRouterChatClient : IChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        cancellationToken.ThrowIfCancellationRequested();
         messages = Replayable(messages);
-        OpenedStream stream = await OpenStreamAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        RequestState state = Begin(options, streaming: true);
+        IAsyncEnumerator<ChatResponseUpdate>? updates = null;
+        CancellationTokenSource? timeout = null;
+        CancellationTokenRegistration link = default;
+        Deployment? serving = null;
+        string route = state.RequestedRoute;
+        ChatResponseUpdate? first = null;
         try
         {
-            if (stream.First is null)
+            // Attempts until one produces its first update (or ends empty): failover is transparent up to here.
+            while (NextPick(ref state, out Pick pick, out long start))
+            {
+                Deployment d = pick.Deployment;
+                if (d.TimeToFirstTokenTimeout is TimeSpan t)
+                {
+                    timeout = new CancellationTokenSource(t, _time);
+                    link = cancellationToken.UnsafeRegister(CancelSource, timeout);
+                }
+
+                Exception? error = null;
+                bool any = false;
+                try
+                {
+                    CancellationToken token = timeout?.Token ?? cancellationToken;
+                    updates = d.Client.GetStreamingResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), token).GetAsyncEnumerator(token);
+                    any = await updates.MoveNextAsync().ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // Classified below; rethrown unchanged when it does not deserve failover.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    error = ex;
+                }
+
+                if (error is null)
+                {
+                    // From here on no router timeout applies and no failover happens.
+                    timeout?.CancelAfter(Timeout.InfiniteTimeSpan);
+                    RoutingReport report = Succeeded(ref state, pick, start, outputTokens: null);
+                    if (any)
+                    {
+                        first = updates!.Current;
+                        (first.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
+                    }
+
+                    serving = d;
+                    route = state.CurrentRouteName;
+                    break;
+                }
+
+                bool timedOut = timeout is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested;
+                await DisposeQuietlyAsync(updates).ConfigureAwait(false);
+                updates = null;
+                link.Dispose();
+                timeout?.Dispose();
+                timeout = null;
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    Cancelled(ref state, pick, start);
+                    if (error is OperationCanceledException)
+                    {
+                        ExceptionDispatchInfo.Throw(error);
+                    }
+
+                    throw new OperationCanceledException(null, error, cancellationToken);
+                }
+
+                if (!Failed(ref state, pick, error, timedOut ? d.TimeToFirstTokenTimeout : null, start))
+                {
+                    ExceptionDispatchInfo.Throw(error);
+                }
+            }
+
+            if (serving is null)
+            {
+                throw Exhausted(ref state);
+            }
+        }
+        finally
+        {
+            state.Dispose();
+        }
+
+        try
+        {
+            if (first is null)
             {
                 yield break;
             }
 
-            yield return stream.First;
+            yield return first;
             while (true)
             {
                 bool more;
                 try
                 {
-                    more = await stream.Updates.MoveNextAsync().ConfigureAwait(false);
+                    more = await updates!.MoveNextAsync().ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    StreamBroken(stream, ex);
+                    StreamBroken(serving, route, ex);
                     throw;
                 }
 
@@ -212,12 +296,20 @@ public sealed class LlmRouterChatClient : IChatClient
                     break;
                 }
 
-                yield return stream.Updates.Current;
+                yield return updates.Current;
             }
         }
         finally
         {
-            await stream.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await updates!.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                link.Dispose();
+                timeout?.Dispose();
+            }
         }
     }
 
@@ -302,70 +394,6 @@ public sealed class LlmRouterChatClient : IChatClient
                 }
             }
             while (NextPick(ref state, out pick, out start));
-
-            throw Exhausted(ref state);
-        }
-        finally
-        {
-            state.Dispose();
-        }
-    }
-
-    private async Task<OpenedStream> OpenStreamAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        RequestState state = Begin(options, streaming: true);
-        try
-        {
-            while (NextPick(ref state, out Pick pick, out long start))
-            {
-                Deployment d = pick.Deployment;
-                ChatOptions? attemptOptions = AttemptOptions(d, options, state.Scope.Constraints is not null);
-                CancellationTokenSource? timeout = d.TimeToFirstTokenTimeout is TimeSpan t ? new CancellationTokenSource(t, _time) : null;
-                CancellationTokenRegistration link = timeout is null ? default : cancellationToken.UnsafeRegister(CancelSource, timeout);
-                CancellationToken token = timeout?.Token ?? cancellationToken;
-                IAsyncEnumerator<ChatResponseUpdate>? updates = null;
-                try
-                {
-                    updates = d.Client.GetStreamingResponseAsync(messages, attemptOptions, token).GetAsyncEnumerator(token);
-                    bool any = await updates.MoveNextAsync().ConfigureAwait(false);
-
-                    // The first update arrived: from here on no router timeout applies and no failover happens.
-                    timeout?.CancelAfter(Timeout.InfiniteTimeSpan);
-                    RoutingReport report = Succeeded(ref state, pick, start, outputTokens: null);
-                    ChatResponseUpdate? first = any ? updates.Current : null;
-                    if (first is not null)
-                    {
-                        (first.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
-                    }
-
-
-                    return new OpenedStream(updates, first, d, state.CurrentRouteName, timeout, link);
-                }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    await DisposeQuietlyAsync(updates).ConfigureAwait(false);
-                    link.Dispose();
-                    timeout?.Dispose();
-                    if (!Failed(ref state, pick, ex, timeout is { IsCancellationRequested: true } ? d.TimeToFirstTokenTimeout : null, start))
-                    {
-                        throw;
-                    }
-                }
-                catch (Exception ex)
-                {
-                    await DisposeQuietlyAsync(updates).ConfigureAwait(false);
-                    link.Dispose();
-                    timeout?.Dispose();
-                    Cancelled(ref state, pick, start);
-                    if (ex is OperationCanceledException)
-                    {
-                        throw;
-                    }
-
-                    throw new OperationCanceledException(null, ex, cancellationToken);
-                }
-            }
 
             throw Exhausted(ref state);
         }
@@ -550,10 +578,9 @@ public sealed class LlmRouterChatClient : IChatClient
         state.Log.Add(new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Cancelled, _clock.Elapsed(start, end)));
     }
 
-    private void StreamBroken(OpenedStream stream, Exception error)
+    private void StreamBroken(Deployment d, string route, Exception error)
     {
         long now = _clock.Now();
-        Deployment d = stream.Deployment;
         FailureClassification c = _classifier.Classify(error);
         if (c.Kind is FailureKind.Transient or FailureKind.RateLimited or FailureKind.Misconfigured)
         {
@@ -561,7 +588,7 @@ public sealed class LlmRouterChatClient : IChatClient
             LogTransition(d, d.Health.RecordFailure(now, c.Kind, c.RetryAfter, probe: false), c);
         }
 
-        Log.StreamFailedAfterFirstUpdate(_logger, d.Name, stream.Route, error.GetType().Name);
+        Log.StreamFailedAfterFirstUpdate(_logger, d.Name, route, error.GetType().Name);
     }
 
     private Exception Exhausted(ref RequestState state)
@@ -701,32 +728,5 @@ public sealed class LlmRouterChatClient : IChatClient
         to.SamplingDuration = from.SamplingDuration;
         to.BreakDuration = from.BreakDuration;
         to.AttemptWhenAllUnavailable = from.AttemptWhenAllUnavailable;
-    }
-
-    /// <summary>A stream whose first update arrived: the rest is passed through without failover.</summary>
-    private sealed class OpenedStream(
-        IAsyncEnumerator<ChatResponseUpdate> updates, ChatResponseUpdate? first, Deployment deployment, string route,
-        CancellationTokenSource? timeout, CancellationTokenRegistration link) : IAsyncDisposable
-    {
-        public IAsyncEnumerator<ChatResponseUpdate> Updates { get; } = updates;
-
-        public ChatResponseUpdate? First { get; } = first;
-
-        public Deployment Deployment { get; } = deployment;
-
-        public string Route { get; } = route;
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await Updates.DisposeAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                link.Dispose();
-                timeout?.Dispose();
-            }
-        }
     }
 }
