@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace LlmRouter.Simulator.Internal;
+
+/// <summary>Response bodies and error shapes of the two vendor protocols.</summary>
+internal static class Wire
+{
+    public static (int Status, string Body, string? RetryAfter) Error(ProviderApi api, FaultKind fault, ProviderProfile profile, int promptTokens)
+    {
+        (int status, string openAiType, string? openAiCode, string anthropicType, string message) = fault switch
+        {
+            FaultKind.RateLimited => (429, "rate_limit_exceeded", "rate_limit_exceeded", "rate_limit_error", "Rate limit reached. Please try again later."),
+            FaultKind.ServerError => (500, "server_error", null, "api_error", "The server had an error while processing your request."),
+            FaultKind.Unavailable => (503, "server_error", null, "api_error", "The service is temporarily unavailable."),
+            FaultKind.Overloaded => (529, "server_error", "overloaded", "overloaded_error", "Overloaded"),
+            FaultKind.Unauthorized => (401, "invalid_request_error", "invalid_api_key", "authentication_error", "Incorrect API key provided."),
+            FaultKind.ContextLengthExceeded => (400, "invalid_request_error", "context_length_exceeded", "invalid_request_error",
+                api == ProviderApi.OpenAI
+                    ? $"This model's maximum context length is {profile.ContextWindow ?? 0} tokens. However, your messages resulted in {promptTokens} tokens."
+                    : $"prompt is too long: {promptTokens} tokens > {profile.ContextWindow ?? 0} maximum"),
+            _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "Not an HTTP error fault."),
+        };
+
+        JsonObject body = api == ProviderApi.OpenAI
+            ? new JsonObject { ["error"] = new JsonObject { ["message"] = message, ["type"] = openAiType, ["param"] = null, ["code"] = openAiCode } }
+            : new JsonObject { ["type"] = "error", ["error"] = new JsonObject { ["type"] = anthropicType, ["message"] = message } };
+        string? retryAfter = fault == FaultKind.RateLimited
+            ? Math.Max(0, profile.RetryAfter.TotalSeconds).ToString("0.###", CultureInfo.InvariantCulture)
+            : null;
+        return (status, body.ToJsonString(), retryAfter);
+    }
+
+    public static string OpenAICompletion(string id, string model, string? text, string? toolName, int promptTokens, int completionTokens, int cachedTokens)
+    {
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = text };
+        if (toolName is not null)
+        {
+            message["tool_calls"] = new JsonArray(OpenAIToolCall(toolName, includeIndex: false));
+        }
+
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["object"] = "chat.completion",
+            ["created"] = 1_700_000_000,
+            ["model"] = model,
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0,
+                ["message"] = message,
+                ["finish_reason"] = toolName is null ? "stop" : "tool_calls",
+            }),
+            ["usage"] = OpenAIUsage(promptTokens, completionTokens, cachedTokens),
+        }.ToJsonString();
+    }
+
+    public static string OpenAIChunk(string id, string model, JsonObject delta, string? finishReason) => new JsonObject
+    {
+        ["id"] = id,
+        ["object"] = "chat.completion.chunk",
+        ["created"] = 1_700_000_000,
+        ["model"] = model,
+        ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),
+    }.ToJsonString();
+
+    public static string OpenAIUsageChunk(string id, string model, int promptTokens, int completionTokens, int cachedTokens) => new JsonObject
+    {
+        ["id"] = id,
+        ["object"] = "chat.completion.chunk",
+        ["created"] = 1_700_000_000,
+        ["model"] = model,
+        ["choices"] = new JsonArray(),
+        ["usage"] = OpenAIUsage(promptTokens, completionTokens, cachedTokens),
+    }.ToJsonString();
+
+    public static JsonObject OpenAIToolCall(string toolName, bool includeIndex)
+    {
+        var call = new JsonObject
+        {
+            ["id"] = "call_sim_1",
+            ["type"] = "function",
+            ["function"] = new JsonObject { ["name"] = toolName, ["arguments"] = "{}" },
+        };
+        if (includeIndex)
+        {
+            call["index"] = 0;
+        }
+
+        return call;
+    }
+
+    public static string AnthropicMessage(string id, string model, string? text, string? toolName, int promptTokens, int completionTokens, int cachedTokens)
+    {
+        JsonObject block = toolName is null
+            ? new JsonObject { ["type"] = "text", ["text"] = text }
+            : new JsonObject { ["type"] = "tool_use", ["id"] = "toolu_sim_1", ["name"] = toolName, ["input"] = new JsonObject() };
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = "message",
+            ["role"] = "assistant",
+            ["model"] = model,
+            ["content"] = new JsonArray(block),
+            ["stop_reason"] = toolName is null ? "end_turn" : "tool_use",
+            ["stop_sequence"] = null,
+            ["usage"] = AnthropicUsage(promptTokens, completionTokens, cachedTokens),
+        }.ToJsonString();
+    }
+
+    public static string AnthropicMessageStart(string id, string model, int promptTokens, int cachedTokens) => new JsonObject
+    {
+        ["type"] = "message_start",
+        ["message"] = new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = "message",
+            ["role"] = "assistant",
+            ["model"] = model,
+            ["content"] = new JsonArray(),
+            ["stop_reason"] = null,
+            ["stop_sequence"] = null,
+            ["usage"] = AnthropicUsage(promptTokens, 1, cachedTokens),
+        },
+    }.ToJsonString();
+
+    public static JsonObject AnthropicUsage(int promptTokens, int completionTokens, int cachedTokens) => new()
+    {
+        ["input_tokens"] = promptTokens - cachedTokens,
+        ["output_tokens"] = completionTokens,
+        ["cache_read_input_tokens"] = cachedTokens,
+        ["cache_creation_input_tokens"] = 0,
+    };
+
+    private static JsonObject OpenAIUsage(int promptTokens, int completionTokens, int cachedTokens) => new()
+    {
+        ["prompt_tokens"] = promptTokens,
+        ["completion_tokens"] = completionTokens,
+        ["total_tokens"] = promptTokens + completionTokens,
+        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = cachedTokens },
+    };
+}

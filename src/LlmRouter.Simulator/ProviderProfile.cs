@@ -1,0 +1,51 @@
+namespace LlmRouter.Simulator;
+
+/// <summary>How a simulated provider behaves: latency, pacing, usage and faults. A phase replaces it for a while.</summary>
+public sealed class ProviderProfile
+{
+    /// <summary>Gets or sets the delay before the response (non-streaming) or the first chunk (streaming). Default: fixed 50 ms.</summary>
+    public LatencyModel Latency { get; set; } = LatencyModel.Fixed(TimeSpan.FromMilliseconds(50));
+
+    /// <summary>Gets or sets the pace of streamed tokens after the first chunk; 0 sends them all at once. Default: 200.</summary>
+    public double TokensPerSecond { get; set; } = 200;
+
+    /// <summary>Gets or sets how many completion tokens (words) a response has. Default: 24.</summary>
+    public int CompletionTokens { get; set; } = 24;
+
+    /// <summary>Gets or sets the share (0 to 1) of prompt tokens reported as cached. Default: 0.</summary>
+    public double CachedPromptShare { get; set; }
+
+    /// <summary>Gets or sets the context window in tokens (prompt tokens are estimated at 4 characters each); larger prompts fail with 400. Default: none.</summary>
+    public int? ContextWindow { get; set; }
+
+    /// <summary>Gets the probability (0 to 1) of each fault per request; the rest succeed.</summary>
+    public IDictionary<FaultKind, double> FaultRates { get; } = new Dictionary<FaultKind, double>();
+
+    /// <summary>Gets or sets the Retry-After sent with 429. Default: 2 seconds.</summary>
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Gets or sets after how many chunks a <see cref="FaultKind.StreamDrop"/> aborts the stream. Default: 0 (before the first).</summary>
+    public int StreamDropAfterChunks { get; set; }
+
+    /// <summary>Returns a copy, so a running provider's profile is never changed under a request.</summary>
+    /// <returns>The copy.</returns>
+    public ProviderProfile Clone()
+    {
+        var copy = new ProviderProfile
+        {
+            Latency = Latency,
+            TokensPerSecond = TokensPerSecond,
+            CompletionTokens = CompletionTokens,
+            CachedPromptShare = CachedPromptShare,
+            ContextWindow = ContextWindow,
+            RetryAfter = RetryAfter,
+            StreamDropAfterChunks = StreamDropAfterChunks,
+        };
+        foreach (KeyValuePair<FaultKind, double> rate in FaultRates)
+        {
+            copy.FaultRates[rate.Key] = rate.Value;
+        }
+
+        return copy;
+    }
+}
