@@ -29,13 +29,28 @@ public static class RoutingChatOptionsExtensions
     public static RouteConstraints? GetRouteConstraints(this ChatOptions? options) =>
         options?.AdditionalProperties is { } props && props.TryGetValue(ConstraintsKey, out object? value) ? value as RouteConstraints : null;
 
-    /// <summary>Gets the router's report (serving deployment and attempts) from a response.</summary>
+    /// <summary>Gets the router's report (serving deployment and attempts) from a response, including one combined from streamed updates.</summary>
     /// <param name="response">A response returned by the router (or by middleware above it).</param>
     /// <returns>The report, or <see langword="null"/> when the response did not come through the router.</returns>
     public static RoutingReport? GetRoutingReport(this ChatResponse response)
     {
         ArgumentNullException.ThrowIfNull(response);
-        return Find(response.AdditionalProperties);
+        if (Find(response.AdditionalProperties) is { } report)
+        {
+            return report;
+        }
+
+        // ToChatResponse() moves an update's properties onto its message when the update carries a message id.
+        IList<ChatMessage> messages = response.Messages;
+        for (int i = 0; i < messages.Count; i++)
+        {
+            if (Find(messages[i].AdditionalProperties) is { } fromMessage)
+            {
+                return fromMessage;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
