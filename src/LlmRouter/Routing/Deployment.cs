@@ -99,8 +99,14 @@ public sealed class Deployment
     {
         lock (_gate)
         {
+            HealthTransition transition = Health.RecordSuccessLocked(now, probe);
+            if (transition == HealthTransition.CircuitClosed)
+            {
+                Stats.ResetLocked();
+            }
+
             Stats.RecordSuccessLocked(seconds, streaming, now);
-            return Health.RecordSuccessLocked(now, probe);
+            return transition;
         }
     }
 

@@ -79,6 +79,17 @@ internal sealed class LatencyStats
         }
     }
 
+    /// <summary>
+    /// Forgets every sample, for a caller that holds the deployment's gate: used when a circuit closes after an outage,
+    /// whose timeouts and failures say nothing about the recovered deployment, so it is re-measured (cold) at once.
+    /// </summary>
+    public void ResetLocked()
+    {
+        _total = new DecayedMean();
+        _firstToken = new DecayedMean();
+        _failures = new DecayedMean();
+    }
+
     public bool TryAcquireColdProbe(int max)
     {
         int current = Volatile.Read(ref _coldProbes);

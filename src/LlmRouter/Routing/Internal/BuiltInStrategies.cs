@@ -2,8 +2,8 @@ namespace LlmRouter.Routing.Internal;
 
 /// <summary>
 /// Ranks by measured latency: time to first update for streams, normalised total time otherwise, divided by the
-/// deployment's recent success rate (the expected time to a success). Deployments without trusted data score 0 so they
-/// are probed first; the router bounds how many such probes run at once.
+/// deployment's recent success rate (the expected time to a success). Deployments without trusted data, and open
+/// circuits due for their half-open probe, score 0 so they are probed first; the router bounds how many such probes run.
 /// </summary>
 internal sealed class LowestLatencyStrategy : RankingStrategy
 {
@@ -24,7 +24,9 @@ internal sealed class LowestLatencyStrategy : RankingStrategy
 
     public static double Score(Deployment d, bool streaming, long now)
     {
-        if (d.Stats.IsCold(streaming, now))
+        // Cold, or an open circuit whose break has passed (it is only eligible then): try it first. Only one request
+        // wins the half-open probe, and at most a few the cold probes, so one request pays if it is still broken.
+        if (d.Stats.IsCold(streaming, now) || d.Health.State == CircuitState.Open)
         {
             return 0;
         }

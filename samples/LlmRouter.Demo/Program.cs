@@ -1,0 +1,11 @@
+using LlmRouter.Demo;
+
+// With API keys: a few real requests through the router. Without: the simulated run.
+string? openAiKey = Environment.GetEnvironmentVariable("OPENAI_API_KEY");
+string? anthropicKey = Environment.GetEnvironmentVariable("ANTHROPIC_API_KEY");
+if (!string.IsNullOrWhiteSpace(openAiKey) || !string.IsNullOrWhiteSpace(anthropicKey))
+{
+    return await RealProvidersDemo.RunAsync(openAiKey, anthropicKey);
+}
+
+return await SimulatedDemo.RunAsync(args);
