@@ -33,14 +33,6 @@ internal static class SimulatedDemo
                 {
                     Name = "flaky", Api = ProviderApi.OpenAI, Seed = 3,
                     Profile = { Latency = LatencyModel.LogNormal(TimeSpan.FromMilliseconds(35), 0.3), TokensPerSecond = 0 },
-                    Phases =
-                    {
-                        new SimulatedPhase
-                        {
-                            Name = "outage", From = OutageStart, To = OutageEnd,
-                            Profile = { Latency = LatencyModel.Fixed(TimeSpan.FromMilliseconds(30)), FaultRates = { [FaultKind.Unavailable] = 0.7, [FaultKind.Hang] = 0.3 } },
-                        },
-                    },
                 },
                 new SimulatedProviderOptions
                 {
@@ -63,6 +55,9 @@ internal static class SimulatedDemo
                 .AddOpenAIDeployment("fast", p => { p.Endpoint = new Uri(sim.GetBaseUri("fast"), "v1"); p.ApiKey = "sk-sim"; p.Model = "gpt-4o-mini"; }, d => d.AttemptTimeout = TimeSpan.FromSeconds(1))
                 .AddAnthropicDeployment("slow", p => { p.Endpoint = sim.GetBaseUri("slow"); p.ApiKey = "sk-ant-sim"; p.Model = "claude-haiku-4-5"; p.DefaultMaxOutputTokens = 100; }, d => d.AttemptTimeout = TimeSpan.FromSeconds(2))
                 .AddRoute("chat", Names)
+                .AddRoute("warm-up-flaky", "flaky")
+                .AddRoute("warm-up-fast", "fast")
+                .AddRoute("warm-up-slow", "slow")
                 .Configure(o =>
                 {
                     o.LatencyRanking.HalfLife = TimeSpan.FromSeconds(2);
@@ -78,9 +73,19 @@ internal static class SimulatedDemo
         AnsiConsole.MarkupLine("[bold]LlmRouter demo[/]: three simulated providers over HTTP on 127.0.0.1, through the real OpenAI and Anthropic SDKs.");
         AnsiConsole.MarkupLine($"[grey]flaky is the fastest until an outage from {OutageStart.TotalSeconds:0} s to {OutageEnd.TotalSeconds:0} s (70% 503, 30% hangs); {RequestsPerSecond} requests/s for {Duration.TotalSeconds:0} s.[/]");
 
+        // Warm-up, as an app's start-up would: the first calls pay for JIT and connections, not for the providers.
+        foreach (string name in Names)
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                await chat.GetResponseAsync("warm-up", new ChatOptions { ModelId = $"warm-up-{name}" });
+            }
+        }
+
         var results = new ConcurrentBag<Outcome>();
         var clock = Stopwatch.StartNew();
         Task load = RunLoadAsync(chat, results, clock);
+        Task outage = ScriptOutageAsync(sim.Provider("flaky"), clock);
         if (live)
         {
             await AnsiConsole.Live(Render(router, results, clock.Elapsed)).StartAsync(async ctx =>
@@ -105,8 +110,22 @@ internal static class SimulatedDemo
         }
 
         await load;
+        await outage;
         WriteSummary(router, [.. results]);
         return 0;
+    }
+
+    /// <summary>Changes the running provider through the simulator's run-time API: healthy, outage, recovery.</summary>
+    private static async Task ScriptOutageAsync(SimulatedProvider flaky, Stopwatch clock)
+    {
+        await Task.Delay(OutageStart - clock.Elapsed);
+        flaky.Configure(p =>
+        {
+            p.FaultRates[FaultKind.Unavailable] = 0.7;
+            p.FaultRates[FaultKind.Hang] = 0.3;
+        });
+        await Task.Delay(OutageEnd - clock.Elapsed);
+        flaky.Configure(p => p.FaultRates.Clear());
     }
 
     private static async Task RunLoadAsync(IChatClient chat, ConcurrentBag<Outcome> results, Stopwatch clock)

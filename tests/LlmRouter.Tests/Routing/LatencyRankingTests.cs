@@ -251,4 +251,48 @@ public class LatencyRankingTests
         gate.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "cold ok")));
         Assert.Equal("cold", (await probe).GetRoutingReport()!.Deployment);
     }
+
+    [Fact]
+    public async Task One_slow_first_call_does_not_make_a_fast_deployment_look_slow()
+    {
+        var h = new RouterHarness();
+        TestChatClient fast = h.Add("fast");
+        int calls = 0;
+        fast.GetResponseAsyncCallback = (_, _, _) =>
+        {
+            h.Time.Advance(Interlocked.Increment(ref calls) == 1 ? TimeSpan.FromSeconds(2) : TimeSpan.FromMilliseconds(20));
+            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")));
+        };
+        h.Add("steady", TimeSpan.FromMilliseconds(100));
+        h.Options.LatencyRanking.ExplorationRate = 0;
+        h.Options.LatencyRanking.LatencyBuffer = 0;
+        using LlmRouterChatClient router = h.Build();
+
+        await RouterHarness.Serve(router, 6);
+        Dictionary<string, int> served = await RouterHarness.Serve(router, 20);
+
+        // The first three samples (2 s, 20 ms, 20 ms) seed the mean with their median, 20 ms, not their mean, 680 ms.
+        Assert.Equal(20, served.GetValueOrDefault("fast"));
+        Assert.Equal(TimeSpan.FromMilliseconds(20), router.Deployments[0].GetLatencyEstimate(streaming: false));
+    }
+
+    [Fact]
+    public async Task A_deployment_left_alone_until_its_evidence_decays_is_probed_again()
+    {
+        RouterHarness h = ThreeDeployments();
+        h.Options.LatencyRanking.HalfLife = TimeSpan.FromSeconds(10);
+        h.Options.LatencyRanking.StaleAfter = TimeSpan.FromHours(1);
+        using LlmRouterChatClient router = h.Build();
+        await RouterHarness.Serve(router, 12);
+        int slowCalls = h.Clients["slow"].Calls;
+
+        // Three samples weigh 1.5 after one half-life: below half the minimum, so "slow" is cold again and probed once.
+        h.Time.Advance(TimeSpan.FromSeconds(5));
+        await RouterHarness.Serve(router, 3);
+        Assert.Equal(slowCalls, h.Clients["slow"].Calls);
+
+        h.Time.Advance(TimeSpan.FromSeconds(6));
+        await RouterHarness.Serve(router, 3);
+        Assert.Equal(slowCalls + 1, h.Clients["slow"].Calls);
+    }
 }

@@ -18,9 +18,35 @@ internal struct DecayedMean
     /// <summary>The current mean, published for lock-free readers; NaN when no sample.</summary>
     public double Mean;
 
+    /// <summary>
+    /// Until when (timestamp) the decayed sample weight stays at or above the trust threshold given to
+    /// <see cref="UpdateTrust"/>; earlier than any timestamp while it is below.
+    /// </summary>
+    public long TrustedUntil = long.MinValue;
+
     public DecayedMean()
     {
         Mean = double.NaN;
+    }
+
+    /// <summary>Replaces the history with one value of the given weight (the warm-up median), keeping the count.</summary>
+    public void Seed(double value, double weight)
+    {
+        _weight = weight;
+        _sum = value * weight;
+        Volatile.Write(ref Mean, value);
+    }
+
+    /// <summary>
+    /// Publishes until when the evidence stays sufficient: the weight w decays as w * exp(-decay * t), so it stays at or
+    /// above <paramref name="threshold"/> for ln(w / threshold) / decay ticks. Computed once per sample, compared per read.
+    /// </summary>
+    public void UpdateTrust(double threshold, double decayPerTick)
+    {
+        long until = _weight >= threshold
+            ? LastTimestamp + (long)Math.Min(long.MaxValue / 4, Math.Log(_weight / threshold) / decayPerTick)
+            : long.MinValue;
+        Volatile.Write(ref TrustedUntil, until);
     }
 
     public void Add(double value, long timestamp, double decayPerTick)

@@ -15,6 +15,8 @@ internal sealed class LatencyStats
     private DecayedMean _total = new();
     private DecayedMean _firstToken = new();
     private DecayedMean _failures = new();
+    private readonly double[] _totalWarmup;
+    private readonly double[] _firstTokenWarmup;
     private int _coldProbes;
 
     public LatencyStats(LatencyRankingOptions options, RouterClock clock, Lock gate)
@@ -24,7 +26,13 @@ internal sealed class LatencyStats
         _decayPerTick = Math.Log(2) / (options.HalfLife.TotalSeconds * _frequency);
         _staleTicks = (long)Math.Min(long.MaxValue / 4, options.StaleAfter.TotalSeconds * _frequency);
         _minimumSamples = options.MinimumSamples;
+        _totalWarmup = new double[Math.Min(_minimumSamples, MaxWarmupSamples)];
+        _firstTokenWarmup = new double[_totalWarmup.Length];
     }
+
+    // A deployment's first calls pay for connection set-up and the SDK's first-use costs: its first MinimumSamples samples
+    // (up to this many) seed the mean with their median, so one cold-start outlier cannot make a fast deployment look slow.
+    private const int MaxWarmupSamples = 16;
 
     /// <summary>Gets the decayed failure rate in [0, 1]; 0 before any attempt.</summary>
     public double FailureRate
@@ -43,11 +51,15 @@ internal sealed class LatencyStats
     /// <summary>Gets the mean latency in seconds for the request kind, NaN when none.</summary>
     public double MeanSeconds(bool streaming) => Volatile.Read(ref streaming ? ref _firstToken.Mean : ref _total.Mean);
 
-    /// <summary>True when the deployment has too few, or too old, samples of the request kind to be trusted.</summary>
+    /// <summary>
+    /// True when the deployment has too little recent evidence for the request kind: fewer than MinimumSamples samples,
+    /// a decayed sample weight that has fallen below half of MinimumSamples (a deployment left alone for a half-life or more), or
+    /// nothing for StaleAfter. Cold deployments are probed again (boundedly), so a recovered one is found.
+    /// </summary>
     public bool IsCold(bool streaming, long now)
     {
         ref DecayedMean m = ref streaming ? ref _firstToken : ref _total;
-        return Volatile.Read(ref m.Count) < _minimumSamples || now - Volatile.Read(ref m.LastTimestamp) > _staleTicks;
+        return now > Volatile.Read(ref m.TrustedUntil) || now - Volatile.Read(ref m.LastTimestamp) > _staleTicks;
     }
 
     public void RecordSuccess(double seconds, bool streaming, long now)
@@ -61,7 +73,7 @@ internal sealed class LatencyStats
     /// <summary>As <see cref="RecordSuccess"/>, for a caller that holds the deployment's gate.</summary>
     public void RecordSuccessLocked(double seconds, bool streaming, long now)
     {
-        (streaming ? ref _firstToken : ref _total).Add(seconds, now, _decayPerTick);
+        AddLatency(seconds, streaming, now);
         _failures.Add(0, now, _decayPerTick);
     }
 
@@ -72,7 +84,7 @@ internal sealed class LatencyStats
         {
             if (slowSeconds is double s)
             {
-                (streaming ? ref _firstToken : ref _total).Add(s, now, _decayPerTick);
+                AddLatency(s, streaming, now);
             }
 
             _failures.Add(1, now, _decayPerTick);
@@ -88,6 +100,37 @@ internal sealed class LatencyStats
         _total = new DecayedMean();
         _firstToken = new DecayedMean();
         _failures = new DecayedMean();
+    }
+
+    private void AddLatency(double seconds, bool streaming, long now)
+    {
+        ref DecayedMean m = ref streaming ? ref _firstToken : ref _total;
+        double[] warmup = streaming ? _firstTokenWarmup : _totalWarmup;
+        long index = m.Count;
+        m.Add(seconds, now, _decayPerTick);
+        if (index < warmup.Length)
+        {
+            warmup[index] = seconds;
+            if (index == warmup.Length - 1)
+            {
+                m.Seed(Median(warmup), warmup.Length);
+            }
+        }
+
+        if (m.Count >= _minimumSamples)
+        {
+            // Trusted until the decayed evidence falls to half the minimum: about one half-life after the last of just
+            // MinimumSamples samples, longer for a deployment with a long history.
+            m.UpdateTrust(_minimumSamples * 0.5, _decayPerTick);
+        }
+    }
+
+    private static double Median(double[] samples)
+    {
+        double[] sorted = [.. samples];
+        Array.Sort(sorted);
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     public bool TryAcquireColdProbe(int max)

@@ -125,6 +125,13 @@ internal struct Selection
         while (_remaining > 0)
         {
             int index = _firstPick && _latencyRanked ? FirstLatencyPick(scores, scope) : ArgMin(scores, _count);
+            if (_latencyRanked && double.IsPositiveInfinity(scores[index]))
+            {
+                // Only deferred cold deployments are left (every probe slot busy, e.g. at start-up under load):
+                // spread such requests at random instead of piling them onto the first deployment listed.
+                index = RandomRemaining(scores, scope.Random);
+            }
+
             _firstPick = false;
             Deployment d = candidates[index];
             if (scope.MinContextWindow > 0 && (d.ContextWindow ?? 0) < scope.MinContextWindow)
@@ -178,6 +185,20 @@ internal struct Selection
 
         _count = 0;
         _remaining = 0;
+    }
+
+    private readonly int RandomRemaining(Span<double> scores, Random random)
+    {
+        int k = random.Next(_remaining);
+        for (int i = 0; i < _count; i++)
+        {
+            if (!double.IsNaN(scores[i]) && k-- == 0)
+            {
+                return i;
+            }
+        }
+
+        return ArgMin(scores, _count);
     }
 
     private static int ArgMin(Span<double> scores, int count)
