@@ -41,6 +41,8 @@ public sealed class LlmRouterChatClient : IChatClient
     private readonly ILogger _logger;
     private readonly ChatClientMetadata _metadata;
     private readonly RetryAfterHints? _retryAfterHints;
+    private ServiceProvider? _ownedServices;
+    private int _disposed;
 
     /// <summary>Initializes a new router. The options are validated and read once; later changes to them have no effect.</summary>
     /// <param name="options">Deployments, routes, ranking and health options.</param>
@@ -92,6 +94,39 @@ public sealed class LlmRouterChatClient : IChatClient
 
         _routes = RouteTable.Build(options, _deployments, strategies);
         _metadata = new ChatClientMetadata("llmrouter", null, options.DefaultRoute);
+    }
+
+    /// <summary>
+    /// Builds a router without an application container, for console apps and tests, with the same builder
+    /// <c>AddLlmRouter</c> uses (so <c>AddHttpDeployment</c> and the provider packages work too). The router owns the
+    /// small service provider it builds and disposes it with itself.
+    /// </summary>
+    /// <param name="configure">Adds deployments and routes.</param>
+    /// <param name="timeProvider">The clock; default <see cref="TimeProvider.System"/>.</param>
+    /// <returns>The router.</returns>
+    /// <exception cref="OptionsValidationException">The configuration is invalid; every problem is listed.</exception>
+    public static LlmRouterChatClient Create(Action<LlmRouterBuilder> configure, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var services = new ServiceCollection();
+        if (timeProvider is not null)
+        {
+            services.AddSingleton(timeProvider);
+        }
+
+        services.AddLlmRouter(configure);
+        ServiceProvider provider = services.BuildServiceProvider();
+        try
+        {
+            LlmRouterChatClient router = provider.GetRequiredService<LlmRouterChatClient>();
+            router._ownedServices = provider;
+            return router;
+        }
+        catch
+        {
+            provider.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Gets the deployments, in the order they were configured.</summary>
@@ -330,15 +365,21 @@ public sealed class LlmRouterChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    /// <summary>Disposes the provider clients the router built from <see cref="DeploymentOptions.ClientFactory"/>; instances and DI services stay with their owners.</summary>
+    /// <summary>Disposes the provider clients the router built from <see cref="DeploymentOptions.ClientFactory"/> (and the service provider <see cref="Create"/> built); instances and DI services stay with their owners.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         foreach (IDisposable client in _ownedClients)
         {
             client.Dispose();
         }
 
         _ownedClients.Clear();
+        _ownedServices?.Dispose();
     }
 
     /// <summary>The attempt loop, continuing from a first attempt that is already picked (and possibly started).</summary>

@@ -137,6 +137,34 @@ public class AddLlmRouterTests
         Assert.Equal("b", response.GetRoutingReport()!.Deployment);
     }
 
+    [Fact]
+    public async Task Create_builds_a_router_without_a_container_and_disposes_what_it_built()
+    {
+        var owned = new TestChatClient("owned");
+        var shared = new TestChatClient("shared");
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        LlmRouterChatClient router = LlmRouterChatClient.Create(
+            r => r.AddDeployment("owned", _ => owned).AddDeployment("shared", shared).AddRoute("chat", r => { r.Deployments.Add("shared"); r.Deployments.Add("owned"); r.Strategy = "Ordered"; }),
+            time);
+
+        ChatResponse response = await router.GetResponseAsync(RouterHarness.Prompt, new ChatOptions { ModelId = "chat" });
+        router.Dispose();
+        router.Dispose();
+
+        Assert.Equal("shared", response.GetRoutingReport()!.Deployment);
+        Assert.True(owned.Disposed);
+        Assert.False(shared.Disposed);
+    }
+
+    [Fact]
+    public void Create_reports_invalid_configuration()
+    {
+        OptionsValidationException e = Assert.Throws<OptionsValidationException>(() => LlmRouterChatClient.Create(r => r.AddRoute("chat", "missing")));
+
+        Assert.Contains(e.Failures, f => f.Contains("Deployments is empty", StringComparison.Ordinal));
+        Assert.Contains(e.Failures, f => f.Contains("unknown deployment 'missing'", StringComparison.Ordinal));
+    }
+
     private sealed class LastFirst : RankingStrategy
     {
         public override void Score(RankingContext context, Span<double> scores)
