@@ -135,6 +135,25 @@ public class FailureClassifierTests
         Assert.Equal(0, b.Calls);
     }
 
+    [Fact]
+    public void An_exception_type_with_an_ambiguous_status_property_is_classified_as_transient_not_thrown()
+    {
+        FailureClassification c = _classifier.Classify(new HidingStatusException());
+
+        Assert.Equal(FailureKind.Transient, c.Kind);
+        Assert.Null(c.StatusCode);
+    }
+
+    private class StatusBaseException : Exception
+    {
+        public int StatusCode => 500;
+    }
+
+    private sealed class HidingStatusException : StatusBaseException
+    {
+        public new string StatusCode => "hidden";
+    }
+
     private sealed class StopOnEverything : FailureClassifier
     {
         public override FailureClassification Classify(Exception exception) => new(FailureKind.InvalidRequest);

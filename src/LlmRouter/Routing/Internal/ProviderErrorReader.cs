@@ -34,7 +34,7 @@ internal static class ProviderErrorReader
             }
             else if (e is not (OperationCanceledException or TimeoutException or IOException))
             {
-                Accessor accessor = Accessors.GetOrAdd(e.GetType(), Accessor.Create);
+                Accessor accessor = Accessors.GetOrAdd(e.GetType(), Accessor.CreateSafely);
                 status ??= accessor.ReadStatus(e);
                 retryAfter ??= accessor.ReadRetryAfter(e, time);
             }
@@ -83,6 +83,20 @@ internal static class ProviderErrorReader
             _status = status;
             _rawResponse = rawResponse;
             _headers = headers;
+        }
+
+        /// <summary>As <see cref="Create"/>, but a type whose members cannot be read (say, an ambiguous hidden property) gets no accessor.</summary>
+        [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Classification must never throw because of a foreign exception type's shape.")]
+        public static Accessor CreateSafely(Type type)
+        {
+            try
+            {
+                return Create(type);
+            }
+            catch (Exception)
+            {
+                return None;
+            }
         }
 
         [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Public members of provider exception types; when trimmed away the status is simply unknown and the failure counts as transient.")]
