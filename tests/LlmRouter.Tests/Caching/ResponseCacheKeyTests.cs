@@ -113,6 +113,13 @@ public class ResponseCacheKeyTests
     }
 
     [Fact]
+    public void No_options_and_empty_options_match()
+    {
+        Assert.Equal(Key(Conversation(), null), Key(Conversation(), new ChatOptions()));
+        Assert.Equal(Key(Conversation(), null), Key(Conversation(), new ChatOptions().WithCacheControl(new CacheControl { NoStore = true })));
+    }
+
+    [Fact]
     public void The_routers_own_properties_and_the_model_id_do_not_change_the_key()
     {
         ChatOptions plain = Options();

@@ -24,6 +24,7 @@ internal static class ResponseCacheKey
     public const string Prefix = "llmr1:";
     private const byte FormatVersion = 1;
     private static readonly ConditionalWeakTable<AITool, byte[]> ToolEncodings = new();
+    private static readonly ChatOptions NoOptions = new();
 
     public static string Compute(IEnumerable<ChatMessage> messages, ChatOptions? options, string route, string? partition)
     {
@@ -100,14 +101,9 @@ internal static class ResponseCacheKey
 
     private static void WriteOptions(ref Writer w, ChatOptions? o)
     {
+        // No options and empty options ask for the same thing.
+        o ??= NoOptions;
         w.Byte((byte)'O');
-        if (o is null)
-        {
-            w.Byte(0);
-            return;
-        }
-
-        w.Byte(1);
         w.String(o.Instructions);
         w.Double(o.Temperature);
         w.Double(o.TopP);

@@ -1,0 +1,230 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using LlmRouter.Caching.Internal;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Hybrid;
+
+namespace LlmRouter;
+
+/// <summary>
+/// Caches answers in a <see cref="HybridCache"/> (a local tier, and a distributed tier such as Redis when one is
+/// registered): identical concurrent misses make one call to the inner client (HybridCache's stampede protection),
+/// streaming and non-streaming requests share entries, and each tenant partition sees only its own entries.
+/// </summary>
+/// <remarks>
+/// Not cached: requests with a <see cref="ChatOptions.ConversationId"/> (the answer depends on server-side state),
+/// zero-data-retention requests (<see cref="RouteConstraints.RequireZeroDataRetention"/>), errors, and streams that fail or
+/// are abandoned before their end. Concurrent identical <em>streaming</em> misses are not coalesced: each streams live.
+/// </remarks>
+public sealed class ResponseCacheChatClient : DelegatingChatClient
+{
+    private const HybridCacheEntryFlags LookupOnly = HybridCacheEntryFlags.DisableUnderlyingData
+        | HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite;
+
+    private static readonly JsonSerializerOptions Json = AIJsonUtilities.DefaultOptions;
+    private static readonly CacheControl Default = new();
+
+    private readonly HybridCache _cache;
+    private readonly ResponseCacheOptions _options;
+    private readonly TimeProvider _time;
+    private long _hits;
+    private long _misses;
+    private long _bypassed;
+    private long _outputTokensSaved;
+    private long _inputTokensSaved;
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="innerClient">The client whose answers are cached (typically the router).</param>
+    /// <param name="cache">The cache.</param>
+    /// <param name="options">The options; defaults when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The clock for entry ages; default <see cref="TimeProvider.System"/>.</param>
+    public ResponseCacheChatClient(IChatClient innerClient, HybridCache cache, ResponseCacheOptions? options = null, TimeProvider? timeProvider = null)
+        : base(innerClient)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        _cache = cache;
+        _options = options ?? new ResponseCacheOptions();
+        if (_options.TimeToLive <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.TimeToLive, "ResponseCacheOptions.TimeToLive must be positive.");
+        }
+
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Gets the hit, miss and bypass counts and the tokens the hits saved.</summary>
+    public ResponseCacheStatistics Statistics => new(
+        Interlocked.Read(ref _hits), Interlocked.Read(ref _misses), Interlocked.Read(ref _bypassed),
+        Interlocked.Read(ref _outputTokensSaved), Interlocked.Read(ref _inputTokensSaved));
+
+    /// <inheritdoc />
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (!Applies(options, out CacheControl control))
+        {
+            Interlocked.Increment(ref _bypassed);
+            return await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        }
+
+        string key = Key(messages, options, control);
+        if (control.NoCache)
+        {
+            Interlocked.Increment(ref _misses);
+            ChatResponse fresh = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+            await StoreAsync(key, fresh, control, cancellationToken).ConfigureAwait(false);
+            return fresh;
+        }
+
+        var state = new Produce(this, messages, options);
+        CachedResponse entry = await _cache.GetOrCreateAsync(
+            key,
+            state,
+            static async (s, ct) => s.Owner.ToEntry(s.Response = await s.Owner.InnerClient.GetResponseAsync(s.Messages, s.Options, ct).ConfigureAwait(false)),
+            EntryOptions(control, control.NoStore ? HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite : HybridCacheEntryFlags.None),
+            tags: null,
+            cancellationToken).ConfigureAwait(false);
+
+        if (state.Response is { } produced)
+        {
+            Interlocked.Increment(ref _misses);
+            return produced;
+        }
+
+        if (control.MaxAge is TimeSpan maxAge && _time.GetUtcNow() - entry.CreatedAt > maxAge)
+        {
+            Interlocked.Increment(ref _misses);
+            ChatResponse fresh = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+            await StoreAsync(key, fresh, control, cancellationToken).ConfigureAwait(false);
+            return fresh;
+        }
+
+        return Hit(entry);
+    }
+
+    /// <inheritdoc />
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (!Applies(options, out CacheControl control))
+        {
+            Interlocked.Increment(ref _bypassed);
+            await foreach (ChatResponseUpdate update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+            {
+                yield return update;
+            }
+
+            yield break;
+        }
+
+        string key = Key(messages, options, control);
+        if (!control.NoCache)
+        {
+            CachedResponse? entry = await _cache.GetOrCreateAsync<CachedResponse?>(
+                key, static _ => ValueTask.FromResult<CachedResponse?>(null), EntryOptions(control, LookupOnly), tags: null, cancellationToken).ConfigureAwait(false);
+            if (entry is not null && (control.MaxAge is not TimeSpan maxAge || _time.GetUtcNow() - entry.CreatedAt <= maxAge))
+            {
+                foreach (ChatResponseUpdate update in Hit(entry).ToChatResponseUpdates())
+                {
+                    yield return update;
+                }
+
+                yield break;
+            }
+        }
+
+        Interlocked.Increment(ref _misses);
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (ChatResponseUpdate update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+        {
+            updates.Add(update);
+            yield return update;
+        }
+
+        // Only a stream that reached its end is stored; a failure or an abandoned enumeration never gets here.
+        await StoreAsync(key, updates.ToChatResponse(), control, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static bool Applies(ChatOptions? options, out CacheControl control)
+    {
+        control = options.GetCacheControl() ?? Default;
+        return options?.ConversationId is null
+            && options.GetRouteConstraints() is not { RequireZeroDataRetention: true }
+            && !(control.NoCache && control.NoStore);
+    }
+
+    private string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl control)
+    {
+        string? partition = control.Partition ?? _options.Partition?.Invoke(options);
+        string scope = control.Namespace is null ? partition ?? string.Empty : $"{partition}\u001F{control.Namespace}";
+        return ResponseCacheKey.Compute(messages, options, options?.ModelId ?? string.Empty, scope);
+    }
+
+    private HybridCacheEntryOptions EntryOptions(CacheControl control, HybridCacheEntryFlags flags) => new()
+    {
+        Expiration = control.TimeToLive ?? _options.TimeToLive,
+        Flags = flags,
+    };
+
+    private async ValueTask StoreAsync(string key, ChatResponse response, CacheControl control, CancellationToken cancellationToken)
+    {
+        if (!control.NoStore)
+        {
+            await _cache.SetAsync(key, ToEntry(response), EntryOptions(control, HybridCacheEntryFlags.None), tags: null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Serialises the answer without the router's per-request report, which would be wrong on a hit.</summary>
+    private CachedResponse ToEntry(ChatResponse response)
+    {
+        object? report = null;
+        response.AdditionalProperties?.Remove(RoutingChatOptionsExtensions.ReportKey, out report);
+        var messageReports = new List<(ChatMessage, object?)>();
+        foreach (ChatMessage m in response.Messages)
+        {
+            if (m.AdditionalProperties?.Remove(RoutingChatOptionsExtensions.ReportKey, out object? r) == true)
+            {
+                messageReports.Add((m, r));
+            }
+        }
+
+        try
+        {
+            return new CachedResponse(JsonSerializer.SerializeToUtf8Bytes(response, Json.GetTypeInfo(typeof(ChatResponse))), _time.GetUtcNow());
+        }
+        finally
+        {
+            if (report is not null)
+            {
+                response.AdditionalProperties![RoutingChatOptionsExtensions.ReportKey] = report;
+            }
+
+            foreach ((ChatMessage m, object? r) in messageReports)
+            {
+                m.AdditionalProperties![RoutingChatOptionsExtensions.ReportKey] = r;
+            }
+        }
+    }
+
+    private ChatResponse Hit(CachedResponse entry)
+    {
+        var response = (ChatResponse)JsonSerializer.Deserialize(entry.Json, Json.GetTypeInfo(typeof(ChatResponse)))!;
+        Interlocked.Increment(ref _hits);
+        Interlocked.Add(ref _outputTokensSaved, response.Usage?.OutputTokenCount ?? 0);
+        Interlocked.Add(ref _inputTokensSaved, response.Usage?.InputTokenCount ?? 0);
+        return response;
+    }
+
+    /// <summary>The factory's state; <see cref="Response"/> is set only for the caller whose factory ran (the miss).</summary>
+    private sealed class Produce(ResponseCacheChatClient owner, IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        public ResponseCacheChatClient Owner { get; } = owner;
+
+        public IEnumerable<ChatMessage> Messages { get; } = messages;
+
+        public ChatOptions? Options { get; } = options;
+
+        public ChatResponse? Response { get; set; }
+    }
+}
