@@ -209,7 +209,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
     private ChatResponse Hit(CachedResponse entry)
     {
-        var response = (ChatResponse)JsonSerializer.Deserialize(entry.Json, Json.GetTypeInfo(typeof(ChatResponse)))!;
+        ChatResponse response = entry.CreateResponse(Json);
         Interlocked.Increment(ref _hits);
         Interlocked.Add(ref _outputTokensSaved, response.Usage?.OutputTokenCount ?? 0);
         Interlocked.Add(ref _inputTokensSaved, response.Usage?.InputTokenCount ?? 0);

@@ -70,6 +70,45 @@ public sealed class ResponseCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_hit_is_a_copy_the_caller_may_change()
+    {
+        ResponseCacheChatClient cache = Cache();
+        await cache.GetResponseAsync(Prompt);
+
+        ChatResponse first = await cache.GetResponseAsync(Prompt);
+        first.Messages[0].Contents.Clear();
+        first.Messages.Add(new ChatMessage(ChatRole.User, "extra"));
+        first.Usage!.OutputTokenCount = 999;
+        ChatResponse second = await cache.GetResponseAsync(Prompt);
+
+        Assert.Equal("Paris #1", second.Text);
+        Assert.Single(second.Messages);
+        Assert.Equal(3, second.Usage!.OutputTokenCount);
+    }
+
+    [Fact]
+    public async Task Function_calls_survive_a_hit()
+    {
+        var caller = new TestChatClient("tools")
+        {
+            GetResponseAsyncCallback = (_, _, _) =>
+            {
+                Interlocked.Increment(ref _produced);
+                return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, [new FunctionCallContent("c1", "get_weather", new Dictionary<string, object?> { ["city"] = "Paris" })])));
+            },
+        };
+        ResponseCacheChatClient cache = Cache(caller);
+
+        await cache.GetResponseAsync(Prompt);
+        ChatResponse hit = await cache.GetResponseAsync(Prompt);
+
+        FunctionCallContent call = Assert.IsType<FunctionCallContent>(Assert.Single(hit.Messages[0].Contents));
+        Assert.Equal("get_weather", call.Name);
+        Assert.Equal("Paris", call.Arguments!["city"]?.ToString());
+        Assert.Equal(1, _produced);
+    }
+
+    [Fact]
     public async Task Requests_that_differ_only_in_tools_do_not_share_an_entry()
     {
         ResponseCacheChatClient cache = Cache();

@@ -1,4 +1,7 @@
 using System.ComponentModel;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.AI;
 
 namespace LlmRouter.Caching.Internal;
 
@@ -18,4 +21,15 @@ internal sealed class CachedResponse
     public byte[] Json { get; }
 
     public DateTimeOffset CreatedAt { get; }
+
+    /// <summary>The answer, deserialised once per cached instance (local hits share the instance) and cloned per hit.</summary>
+    [JsonIgnore]
+    private ChatResponse? _template;
+
+    /// <summary>A fresh copy of the answer the caller may change: a clone of the template, no JSON parsing after the first hit.</summary>
+    public ChatResponse CreateResponse(JsonSerializerOptions options)
+    {
+        ChatResponse template = _template ??= (ChatResponse)JsonSerializer.Deserialize(Json, options.GetTypeInfo(typeof(ChatResponse)))!;
+        return ResponseCloner.Clone(template, options);
+    }
 }
