@@ -1,0 +1,165 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LlmRouter.IntegrationTests.Caching;
+
+/// <summary>The response cache with Redis as HybridCache's distributed tier, against a real redis-server.</summary>
+public class RedisCacheTests
+{
+    private static readonly ChatMessage[] Prompt = [new(ChatRole.User, "What is the capital of Italy?")];
+
+    private sealed class Instance : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services;
+
+        public Instance(RedisServer redis, CountingProvider provider, ListLoggerProvider? logs = null)
+        {
+            var services = new ServiceCollection();
+            services.AddLogging(b =>
+            {
+                if (logs is not null)
+                {
+                    b.AddProvider(logs);
+                }
+            });
+            services.AddStackExchangeRedisCache(o => o.Configuration = redis.Configuration);
+            services.AddResilientDistributedCache(o => o.RetryAfter = TimeSpan.FromMilliseconds(200));
+            services.AddHybridCache();
+            services.AddChatClient(provider).UseResponseCache();
+            _services = services.BuildServiceProvider();
+            Client = _services.GetRequiredService<IChatClient>();
+        }
+
+        public IChatClient Client { get; }
+
+        /// <summary>Waits until the instance has a live Redis connection, so a cold connect under load is not an "outage".</summary>
+        public Task ConnectedAsync() => Eventually(async () =>
+        {
+            var l2 = (ResilientDistributedCache)_services.GetRequiredService<Microsoft.Extensions.Caching.Distributed.IDistributedCache>();
+            await l2.GetAsync("warm-up");
+            return !l2.IsDown;
+        });
+
+        public ValueTask DisposeAsync() => _services.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Two_instances_share_hits_through_redis()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        var provider = new CountingProvider();
+        await using var first = new Instance(redis, provider);
+        await using var second = new Instance(redis, provider);
+        await first.ConnectedAsync();
+        await second.ConnectedAsync();
+
+        ChatResponse a = await first.Client.GetResponseAsync(Prompt);
+        await redis.WaitForKeysAsync(1); // HybridCache writes its distributed tier in the background, after the caller has the answer
+        ChatResponse b = await second.Client.GetResponseAsync(Prompt);
+
+        Assert.Equal("Rome #1", a.Text);
+        Assert.Equal("Rome #1", b.Text);
+        Assert.Equal(1, provider.Calls);
+    }
+
+    [Fact]
+    public async Task Requests_succeed_while_redis_is_down_the_outage_is_logged_once_and_redis_is_used_again_after_restart()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        var provider = new CountingProvider();
+        var logs = new ListLoggerProvider();
+        await using var first = new Instance(redis, provider, logs);
+        await first.ConnectedAsync();
+        await first.Client.GetResponseAsync(Prompt);
+        int outages = Count(logs, "distributed cache is unavailable"), recoveries = Count(logs, "available again");
+
+        await redis.StopAsync();
+        ChatResponse fromLocal = await first.Client.GetResponseAsync(Prompt);
+        ChatResponse fresh1 = await first.Client.GetResponseAsync([new ChatMessage(ChatRole.User, "and of Spain?")]);
+        ChatResponse fresh2 = await first.Client.GetResponseAsync([new ChatMessage(ChatRole.User, "and of Portugal?")]);
+
+        Assert.Equal("Rome #1", fromLocal.Text);
+        Assert.StartsWith("Rome #", fresh1.Text, StringComparison.Ordinal);
+        Assert.StartsWith("Rome #", fresh2.Text, StringComparison.Ordinal);
+        Assert.Equal(outages + 1, Count(logs, "distributed cache is unavailable"));
+
+        await redis.RestartAsync();
+        var probe = new ChatMessage[] { new(ChatRole.User, "after the restart") };
+        await Eventually(async () =>
+        {
+            await first.Client.GetResponseAsync([new ChatMessage(ChatRole.User, $"nudge {Guid.NewGuid()}")]);
+            return Count(logs, "available again") == recoveries + 1;
+        });
+        int keys = await redis.CountKeysAsync();
+        await first.Client.GetResponseAsync(probe);
+        await redis.WaitForKeysAsync(keys + 1);
+        int calls = provider.Calls;
+
+        await using var second = new Instance(redis, provider);
+        await second.ConnectedAsync();
+        await second.Client.GetResponseAsync(probe);
+        Assert.Equal(calls, provider.Calls);
+    }
+
+    private static int Count(ListLoggerProvider logs, string text) => logs.Messages.Count(m => m.Contains(text, StringComparison.Ordinal));
+
+    private static async Task Eventually(Func<Task<bool>> condition)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail("The condition never held.");
+    }
+}
+
+public sealed class CountingProvider : IChatClient
+{
+    private int _calls;
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, $"Rome #{Interlocked.Increment(ref _calls)}")));
+
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException();
+
+    public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+    public void Dispose()
+    {
+    }
+}
+
+public sealed class ListLoggerProvider : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _messages = new();
+
+    public IReadOnlyList<string> Messages => [.. _messages];
+
+    public ILogger CreateLogger(string categoryName) => new Logger(_messages);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<string> messages) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            messages.Enqueue(formatter(state, exception));
+    }
+}

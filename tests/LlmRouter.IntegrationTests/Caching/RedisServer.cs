@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace LlmRouter.IntegrationTests.Caching;
+
+/// <summary>
+/// A real redis-server on a free loopback port, started by the test itself (scripts/test.sh installs redis-server when
+/// missing). A missing binary fails the tests rather than skipping them.
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private Process? _process;
+
+    private RedisServer(int port)
+    {
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public string Configuration => $"127.0.0.1:{Port},abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000,connectRetry=1";
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        var server = new RedisServer(FreePort());
+        await server.RestartAsync();
+        return server;
+    }
+
+    public async Task RestartAsync()
+    {
+        string binary = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("redis-server is not installed: run 'bash scripts/test.sh', which installs it (apt-get install -y redis-server).");
+        _process = Process.Start(new ProcessStartInfo(binary, $"--port {Port} --bind 127.0.0.1 --save \"\" --appendonly no --protected-mode no")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        for (int i = 0; i < 500; i++)
+        {
+            if (await PingAsync())
+            {
+                return;
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new InvalidOperationException($"redis-server did not answer on port {Port}.");
+    }
+
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    /// <summary>The number of keys in the database (DBSIZE).</summary>
+    public async Task<int> CountKeysAsync()
+    {
+        string reply = await SendAsync("DBSIZE");
+        return reply.StartsWith(':') ? int.Parse(reply.AsSpan(1).Trim(), System.Globalization.CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"DBSIZE answered '{reply}'.");
+    }
+
+    /// <summary>Waits until the database holds at least <paramref name="count"/> keys (writes that happen in the background).</summary>
+    public async Task WaitForKeysAsync(int count)
+    {
+        for (int i = 0; i < 500; i++)
+        {
+            if (await CountKeysAsync() >= count)
+            {
+                return;
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new InvalidOperationException($"redis-server never held {count} keys.");
+    }
+
+    private async Task<string> SendAsync(string command)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, Port);
+        NetworkStream stream = client.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(command + "\r\n"));
+        byte[] buffer = new byte[64];
+        int n = await stream.ReadAsync(buffer);
+        return System.Text.Encoding.ASCII.GetString(buffer, 0, n);
+    }
+
+    private async Task<bool> PingAsync()
+    {
+        try
+        {
+            return (await SendAsync("PING")).StartsWith('+');
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
