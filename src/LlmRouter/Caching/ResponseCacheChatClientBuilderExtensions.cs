@@ -22,6 +22,11 @@ public static class ResponseCacheChatClientBuilderExtensions
         {
             var options = new ResponseCacheOptions();
             configure?.Invoke(options);
+            if (!options.Enabled)
+            {
+                return inner;
+            }
+
             HybridCache resolved = cache ?? services.GetService<HybridCache>()
                 ?? throw new InvalidOperationException("UseResponseCache needs a HybridCache: call services.AddHybridCache() or pass one.");
             return new ResponseCacheChatClient(inner, resolved, options, services.GetService<TimeProvider>());

@@ -238,6 +238,27 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
             failures.Add($"{S}:FailureClassifier is null: leave the default or set a FailureClassifier instance.");
         }
 
+        if (options.ResponseCache is { } cache)
+        {
+            CheckPositive(failures, $"{S}:ResponseCache:TimeToLive", cache.TimeToLive);
+        }
+
+        var budgeted = new List<(string, ModelPrice?, int)>();
+        for (int i = 0; i < options.Deployments.Count; i++)
+        {
+            if (options.Deployments[i] is { } d)
+            {
+                Budgets.Internal.BudgetOptionsValidator.ValidateLimits(d.Budgets, $"{S}:Deployments:{i}:Budgets", failures);
+                budgeted.Add((d.Name, d.Price ?? PriceCatalog.Default.Find(d.ModelId), d.Budgets.Count));
+            }
+        }
+
+        if (options.Budgets is not null || budgeted.Exists(b => b.Item3 > 0))
+        {
+            Budgets.Internal.BudgetOptionsValidator.Validate(
+                options.Budgets ?? new BudgetOptions(), budgeted, new HashSet<string>(routeNames.Concat(modelRoutes), StringComparer.OrdinalIgnoreCase), $"{S}:Budgets", failures);
+        }
+
         return failures;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using LlmRouter;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -64,6 +65,25 @@ public static class LlmRouterServiceCollectionExtensions
             sp.GetService<TimeProvider>(),
             sp.GetService<ILoggerFactory>()));
 
-        return services.AddChatClient(sp => sp.GetRequiredService<LlmRouterChatClient>());
+        // Used only when the options turn the cache on; registering it is cheap and lets configuration alone enable it.
+        services.AddHybridCache();
+
+        // The layers the options turn on, innermost first: router, budgets, cache (hits cost nothing, denied requests never reach a provider).
+        return services.AddChatClient(sp =>
+        {
+            LlmRouterOptions options = sp.GetRequiredService<IOptions<LlmRouterOptions>>().Value;
+            IChatClient client = sp.GetRequiredService<LlmRouterChatClient>();
+            if (options.Budgets is not null || options.Deployments.Any(d => d.Budgets.Count > 0))
+            {
+                client = BudgetChatClientBuilderExtensions.Create(client, options.Budgets ?? new BudgetOptions(), sp);
+            }
+
+            if (options.ResponseCache is { Enabled: true } cache)
+            {
+                client = new ResponseCacheChatClient(client, sp.GetRequiredService<HybridCache>(), cache, sp.GetService<TimeProvider>());
+            }
+
+            return client;
+        });
     }
 }

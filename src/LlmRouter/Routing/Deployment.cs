@@ -16,6 +16,9 @@ public sealed class Deployment
     // One short lock per deployment guards both its statistics and its health, so a success takes it once.
     private readonly Lock _gate = new();
 
+    // Router-clock time until which a deployment budget keeps the deployment out of routing.
+    private long _budgetBlockedUntil = long.MinValue;
+
     internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, RouterClock clock)
     {
         Index = index;
@@ -30,6 +33,13 @@ public sealed class Deployment
         TimeToFirstTokenTimeout = options.TimeToFirstTokenTimeout ?? options.AttemptTimeout;
         Client = client;
         HttpClientName = options.HttpClientName;
+        Price = options.Price ?? PriceCatalog.Default.Find(options.ModelId);
+        Budgets = new BudgetAccount[options.Budgets.Count];
+        for (int i = 0; i < Budgets.Length; i++)
+        {
+            Budgets[i] = new BudgetAccount(options.Name, options.Budgets[i], isDeployment: true);
+        }
+
         _clock = clock;
         Stats = new LatencyStats(routerOptions.LatencyRanking, clock, _gate);
         Health = new DeploymentHealth(routerOptions.Health, clock, _gate);
@@ -65,6 +75,12 @@ public sealed class Deployment
     /// <summary>Gets the provider client.</summary>
     public IChatClient Client { get; }
 
+    /// <summary>Gets the deployment's prices: <see cref="DeploymentOptions.Price"/>, else the price catalogue's entry for its model, else <see langword="null"/>.</summary>
+    public ModelPrice? Price { get; }
+
+    /// <summary>Gets whether one of the deployment's own budgets is exhausted, which keeps it out of routing until the window resets.</summary>
+    public bool IsOutOfBudget => Volatile.Read(ref _budgetBlockedUntil) > _clock.Now();
+
     /// <summary>Gets the circuit breaker's state.</summary>
     public CircuitState CircuitState => Health.State;
 
@@ -86,6 +102,9 @@ public sealed class Deployment
 
     internal int Index { get; }
 
+    /// <summary>The deployment's own budget accounts (<see cref="DeploymentOptions.Budgets"/>).</summary>
+    internal BudgetAccount[] Budgets { get; }
+
     internal string? HttpClientName { get; }
 
     internal LatencyStats Stats { get; }
@@ -93,6 +112,16 @@ public sealed class Deployment
     internal DeploymentHealth Health { get; }
 
     internal ReadOnlySpan<string> TagSpan => _tags;
+
+    /// <summary>Whether a deployment budget keeps the deployment out of routing at router-clock time <paramref name="now"/>.</summary>
+    internal bool OutOfBudgetAt(long now) => Volatile.Read(ref _budgetBlockedUntil) > now;
+
+    /// <summary>Keeps the deployment out of routing until <paramref name="until"/> (the end of an exhausted budget's window).</summary>
+    internal void BlockForBudget(DateTimeOffset until)
+    {
+        TimeSpan left = until - _clock.TimeProvider.GetUtcNow();
+        Volatile.Write(ref _budgetBlockedUntil, left <= TimeSpan.Zero ? long.MinValue : _clock.Now() + _clock.ToTicks(left));
+    }
 
     /// <summary>Records a successful attempt in statistics and health under one lock.</summary>
     internal HealthTransition RecordSuccess(double seconds, bool streaming, long now, bool probe)

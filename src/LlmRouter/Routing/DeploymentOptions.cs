@@ -69,4 +69,17 @@ public sealed class DeploymentOptions
     /// Default: <see cref="AttemptTimeout"/> when set, else none.
     /// </summary>
     public TimeSpan? TimeToFirstTokenTimeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets the deployment's prices, overriding the price catalogue shipped with LlmRouter
+    /// (<see cref="PriceCatalog.Default"/>, looked up by <see cref="ModelId"/>). Default: the catalogue's entry, if any.
+    /// </summary>
+    public ModelPrice? Price { get; set; }
+
+    /// <summary>
+    /// Gets the deployment's own spend limits (for example a provider account's monthly cap): once one is reached the
+    /// deployment drops out of routing until its window resets, and traffic goes to the others. Enforced by the budget
+    /// layer (<see cref="LlmRouterOptions.Budgets"/> or <c>UseBudgets</c>). Default: none.
+    /// </summary>
+    public IList<BudgetLimit> Budgets { get; } = [];
 }

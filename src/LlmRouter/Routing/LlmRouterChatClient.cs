@@ -135,6 +135,27 @@ public sealed class LlmRouterChatClient : IChatClient
     /// <summary>Gets the names of the routes callers can use in <see cref="ChatOptions.ModelId"/> (explicit and implicit ones).</summary>
     public IReadOnlyList<string> Routes => _routes.Names;
 
+    /// <summary>The name of the route a request with this model id resolves to, or <see langword="null"/> when there is none.</summary>
+    internal string? ResolveRouteName(string? modelId) =>
+        modelId is null ? _routes.Default.Name : _routes.TryGet(modelId, out CompiledRoute route) ? route.Name : null;
+
+    /// <summary>Every deployment a request to <paramref name="routeName"/> may reach: its members and those of its fallbacks.</summary>
+    internal IEnumerable<Deployment> Reachable(string? routeName)
+    {
+        CompiledRoute route = routeName is null ? _routes.Default : _routes.TryGet(routeName, out CompiledRoute r) ? r : _routes.Default;
+        var seen = new HashSet<Deployment>();
+        foreach (CompiledRoute step in route.Chain)
+        {
+            foreach (Deployment d in step.Members)
+            {
+                if (seen.Add(d))
+                {
+                    yield return d;
+                }
+            }
+        }
+    }
+
     /// <inheritdoc />
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -512,6 +533,7 @@ public sealed class LlmRouterChatClient : IChatClient
 
             Selection.Initialize(ref state.Selection, state.Chain[state.RouteIndex], in state.Scope, now, ref state.Unavailable);
             state.Matching += state.Selection.Matching;
+            state.OverBudget += state.Selection.OverBudget;
             state.SelectionActive = true;
             state.RouteAttempts = 0;
         }
@@ -636,6 +658,11 @@ public sealed class LlmRouterChatClient : IChatClient
     {
         if (state.Attempts == 0)
         {
+            if (state.Matching == 0 && state.OverBudget > 0)
+            {
+                return new NoAvailableDeploymentException(state.RequestedRoute, NoAvailableDeploymentReason.DeploymentBudgetsExhausted, null, []);
+            }
+
             if (state.Matching == 0)
             {
                 return new NoAvailableDeploymentException(state.RequestedRoute, NoAvailableDeploymentReason.NoneMatchConstraints, null, []);

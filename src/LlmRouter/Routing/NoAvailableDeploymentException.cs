@@ -28,8 +28,11 @@ public sealed class NoAvailableDeploymentException : LlmRouterException
     private static string BuildMessage(string route, NoAvailableDeploymentReason reason, DateTimeOffset? availableAt, IReadOnlyList<string> unavailable)
     {
         ArgumentNullException.ThrowIfNull(unavailable);
-        return reason == NoAvailableDeploymentReason.NoneMatchConstraints
-            ? $"No deployment of route '{route}' or its fallbacks satisfies the request's constraints (regions, zero data retention, tags)."
-            : $"Every deployment of route '{route}' and its fallbacks that satisfies the request is cooling down or has an open circuit ({string.Join(", ", unavailable)}); the first is available again at {availableAt:O}.";
+        return reason switch
+        {
+            NoAvailableDeploymentReason.NoneMatchConstraints => $"No deployment of route '{route}' or its fallbacks satisfies the request's constraints (regions, zero data retention, tags).",
+            NoAvailableDeploymentReason.DeploymentBudgetsExhausted => $"Every deployment of route '{route}' and its fallbacks that satisfies the request has exhausted its own budget (DeploymentOptions.Budgets); they return when their budget windows reset.",
+            _ => $"Every deployment of route '{route}' and its fallbacks that satisfies the request is cooling down or has an open circuit ({string.Join(", ", unavailable)}); the first is available again at {availableAt:O}.",
+        };
     }
 }

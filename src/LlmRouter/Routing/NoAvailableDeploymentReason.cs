@@ -8,4 +8,7 @@ public enum NoAvailableDeploymentReason
 
     /// <summary>Every deployment that satisfies the constraints is cooling down or has an open circuit.</summary>
     AllUnavailable,
+
+    /// <summary>Every deployment that satisfies the constraints has exhausted one of its own budgets (<see cref="DeploymentOptions.Budgets"/>).</summary>
+    DeploymentBudgetsExhausted,
 }

@@ -12,6 +12,7 @@ internal struct RequestState
     public int Attempts;
     public int RouteAttempts;
     public int Matching;
+    public int OverBudget;
     public bool SelectionActive;
     public bool LastResortUsed;
     public Selection Selection;

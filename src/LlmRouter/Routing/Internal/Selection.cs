@@ -44,6 +44,9 @@ internal struct Selection
     /// <summary>Number of deployments that satisfy the constraints (available or not).</summary>
     public int Matching { get; private set; }
 
+    /// <summary>Number of deployments that satisfy the constraints but have exhausted a deployment budget.</summary>
+    public int OverBudget { get; private set; }
+
     [UnscopedRef]
     private Span<Deployment> Candidates => _rentedCandidates is null ? _inlineCandidates : _rentedCandidates;
 
@@ -55,6 +58,7 @@ internal struct Selection
     {
         Deployment[] members = route.Members;
         selection._latencyRanked = route.Strategy.IsLatencyRanked;
+        selection.OverBudget = 0;
         selection._firstPick = true;
         if (members.Length > InlineCapacity)
         {
@@ -76,6 +80,12 @@ internal struct Selection
 
             if (scope.MinContextWindow > 0 && (d.ContextWindow ?? 0) < scope.MinContextWindow)
             {
+                continue;
+            }
+
+            if (d.OutOfBudgetAt(now))
+            {
+                selection.OverBudget++;
                 continue;
             }
 

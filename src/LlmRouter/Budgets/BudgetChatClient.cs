@@ -1,0 +1,663 @@
+using System.Collections.Frozen;
+using System.Runtime.CompilerServices;
+using System.Text;
+using LlmRouter.Budgets.Internal;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace LlmRouter;
+
+/// <summary>
+/// Enforces scope policies and budgets before any provider call and accounts for every request after it: checks the
+/// request's scope path (allowed and denied routes, regions, output cap, rate limits), reserves its worst-case cost on
+/// every budget of the path atomically, calls the inner client (typically the router), settles the reservation to the
+/// actual cost (or an estimate when the provider reports no usage, also for streams that fail or are abandoned), charges
+/// the serving deployment's own budgets, and writes an audit record.
+/// </summary>
+/// <remarks>
+/// Place it under the response cache (<c>UseResponseCache</c> then <c>UseBudgets</c>, as <c>AddLlmRouter</c> does): cache
+/// hits then cost nothing and take no reservation, but still pass the scope's policy checks and are audited. Prices
+/// come from the router's deployments (<see cref="Deployment.Price"/>); over another client, from the price catalogue
+/// by model id.
+/// </remarks>
+public sealed class BudgetChatClient : DelegatingChatClient
+{
+    private readonly BudgetOptions _options;
+    private readonly BudgetStore _store;
+    private readonly IScopePathSource? _source;
+    private readonly IAuditSink _audit;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly PolicyTable _policies;
+    private readonly LlmRouterChatClient? _router;
+    private readonly FrozenDictionary<string, ModelPrice> _routePrices;
+    private readonly FrozenDictionary<string, DeploymentBudget> _deployments;
+    private readonly bool _anyDeploymentBudget;
+    private int _ledgerDown;
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="innerClient">The client to guard (typically the router).</param>
+    /// <param name="options">Policies and settings; read once.</param>
+    /// <param name="store">Where counters live; default a new <see cref="InMemoryBudgetStore"/>.</param>
+    /// <param name="scopePathSource">Supplies scope paths of requests that carry none.</param>
+    /// <param name="auditSink">Receives one record per request; default structured logs.</param>
+    /// <param name="timeProvider">The clock for windows and rate limits; default <see cref="TimeProvider.System"/>.</param>
+    /// <param name="loggerFactory">Where store outages and (by default) audit records are logged.</param>
+    /// <exception cref="OptionsValidationException">The options are invalid, or a budget applies to a deployment whose price is unknown.</exception>
+    public BudgetChatClient(
+        IChatClient innerClient,
+        BudgetOptions options,
+        BudgetStore? store = null,
+        IScopePathSource? scopePathSource = null,
+        IAuditSink? auditSink = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null)
+        : base(innerClient)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _router = innerClient.GetService<LlmRouterChatClient>();
+        List<string> failures = BudgetOptionsValidator.Validate(options, _router, RouterDefaults.ConfigurationSection + ":Budgets");
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(BudgetOptions), failures);
+        }
+
+        _options = options;
+        _store = store ?? new InMemoryBudgetStore();
+        _source = scopePathSource;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = loggerFactory?.CreateLogger("LlmRouter.Budgets") ?? NullLogger.Instance;
+        _audit = auditSink ?? new LoggingAuditSink(loggerFactory?.CreateLogger("LlmRouter.Audit") ?? NullLogger.Instance);
+        _policies = new PolicyTable(options.Scopes, _time);
+
+        var routePrices = new Dictionary<string, ModelPrice>(StringComparer.OrdinalIgnoreCase);
+        var deployments = new Dictionary<string, DeploymentBudget>(StringComparer.OrdinalIgnoreCase);
+        if (_router is not null)
+        {
+            foreach (string route in _router.Routes)
+            {
+                if (WorstPrice(_router.Reachable(route)) is { } price)
+                {
+                    routePrices[route] = price;
+                }
+            }
+
+            if (WorstPrice(_router.Reachable(null)) is { } defaultPrice)
+            {
+                routePrices[string.Empty] = defaultPrice;
+            }
+
+            foreach (Deployment d in _router.Deployments)
+            {
+                deployments[d.Name] = new DeploymentBudget(d, d.Budgets);
+                _anyDeploymentBudget |= d.Budgets.Length > 0;
+            }
+        }
+
+        _routePrices = routePrices.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        _deployments = deployments.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Gets the store the counters live in.</summary>
+    public BudgetStore Store => _store;
+
+    /// <summary>Reads the state of every budget of a scope in its current window (for dashboards and "remaining budget" displays).</summary>
+    /// <param name="scopeId">The scope id, for example "team:search" or "user:alice" (a <c>user:*</c> policy applies to it).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>One entry per budget of the scope; empty when no policy with budgets applies to it.</returns>
+    public async Task<IReadOnlyList<BudgetUsage>> GetUsageAsync(string scopeId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(scopeId);
+        if (_policies.Find(scopeId) is not { } scope)
+        {
+            return [];
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        var usage = new BudgetUsage[scope.Accounts.Length];
+        for (int i = 0; i < usage.Length; i++)
+        {
+            BudgetAccount a = scope.Accounts[i];
+            (long spent, long reserved) = await _store.GetAsync(a, now, cancellationToken).ConfigureAwait(false);
+            usage[i] = new BudgetUsage(a, Cost.ToUsd(spent), Cost.ToUsd(reserved), a.WindowStart(now), a.WindowEnd(now));
+        }
+
+        return usage;
+    }
+
+    /// <inheritdoc />
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        Admission admission = await AdmitAsync(messages, options, streaming: false, cancellationToken).ConfigureAwait(false);
+        ChatResponse response;
+        try
+        {
+            response = await base.GetResponseAsync(messages, admission.Options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await ReleaseAsync(admission).ConfigureAwait(false);
+            Write(admission, AuditDecision.Failed, reason: ex.Message);
+            throw;
+        }
+
+        RoutingReport? report = response.GetRoutingReport();
+        Measured cost = Measure(admission, response.Usage, report, static r => r.Text, response, outputFallback: null);
+        await SettleAsync(admission, report, cost).ConfigureAwait(false);
+        var requestCost = new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
+        (response.AdditionalProperties ??= [])[BudgetingChatOptionsExtensions.CostKey] = requestCost;
+        Write(admission, AuditDecision.Served, report: report, cost: cost, responseText: _options.AuditContent ? response.Text : null);
+        return response;
+    }
+
+    /// <inheritdoc />
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        Admission admission = await AdmitAsync(messages, options, streaming: true, cancellationToken).ConfigureAwait(false);
+        RoutingReport? report = null;
+        UsageDetails? usage = null;
+        var text = new StringBuilder();
+        ChatResponseUpdate? last = null;
+        bool completed = false;
+        Exception? error = null;
+        IAsyncEnumerator<ChatResponseUpdate>? updates = null;
+        try
+        {
+            updates = base.GetStreamingResponseAsync(messages, admission.Options, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            while (true)
+            {
+                try
+                {
+                    if (!await updates.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    error = ex;
+                    throw;
+                }
+
+                ChatResponseUpdate update = updates.Current;
+                report ??= update.GetRoutingReport();
+                foreach (AIContent content in update.Contents)
+                {
+                    if (content is UsageContent u)
+                    {
+                        (usage ??= new UsageDetails()).Add(u.Details);
+                    }
+                    else if (content is TextContent t)
+                    {
+                        text.Append(t.Text);
+                    }
+                }
+
+                last = update;
+                yield return update;
+            }
+
+            completed = true;
+        }
+        finally
+        {
+            if (updates is not null)
+            {
+                await updates.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // A completed stream is settled below, where its cost can be yielded.
+            if (!completed && report is null)
+            {
+                // Nothing was produced: a failure before the first update (or a denial below us) is not billed.
+                await ReleaseAsync(admission).ConfigureAwait(false);
+                Write(admission, AuditDecision.Failed, reason: error?.Message ?? "The stream was abandoned before its first update.");
+            }
+            else if (!completed)
+            {
+                string partial = text.ToString();
+                Measured estimate = Measure(admission, null, report, static s => s, partial, outputFallback: partial);
+                await SettleAsync(admission, report, estimate).ConfigureAwait(false);
+                Write(admission, AuditDecision.Abandoned, report: report, cost: estimate,
+                    reason: error?.Message ?? "The caller stopped reading the stream before its end.", responseText: _options.AuditContent ? partial : null);
+            }
+        }
+
+        string produced = text.ToString();
+        Measured cost = Measure(admission, usage, report, static s => s, produced, outputFallback: produced);
+        await SettleAsync(admission, report, cost).ConfigureAwait(false);
+        Write(admission, AuditDecision.Served, report: report, cost: cost, responseText: _options.AuditContent ? produced : null);
+
+        if (last is null)
+        {
+            yield break;
+        }
+
+        // One last update carries the cost, so the response combined from the stream has it (response.GetCost()).
+        var costUpdate = new ChatResponseUpdate { ResponseId = last.ResponseId, MessageId = last.MessageId, AdditionalProperties = [] };
+        costUpdate.AdditionalProperties[BudgetingChatOptionsExtensions.CostKey] = new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
+        yield return costUpdate;
+    }
+
+    /// <summary>
+    /// Admits a request the response cache answers: the scope's policy checks and rate limits apply (a denied request is
+    /// never served, not even from the cache), no budget is reserved, and the hit is audited with what it saved.
+    /// </summary>
+    internal void AdmitCacheHit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, decimal costSavedUsd)
+    {
+        ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);
+        string route = options?.ModelId ?? string.Empty;
+        DateTimeOffset now = _time.GetUtcNow();
+        if (path is not null && !_policies.IsEmpty)
+        {
+            int promptTokens = TokenEstimator.UpperBound(messages, options);
+            ChatOptions? unused = options;
+            CheckPolicies(path, route, ref unused, promptTokens, now, streaming, messages);
+        }
+
+        _audit.Write(new AuditRecord
+        {
+            Timestamp = now,
+            ScopePath = path,
+            Route = RouteLabel(route),
+            Decision = AuditDecision.CacheHit,
+            Streaming = streaming,
+            CostSavedUsd = costSavedUsd,
+        });
+    }
+
+    /// <inheritdoc />
+    public override object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
+    }
+
+    private static ModelPrice? WorstPrice(IEnumerable<Deployment> deployments)
+    {
+        ModelPrice? worst = null;
+        foreach (Deployment d in deployments)
+        {
+            if (d.Price is not { } p)
+            {
+                continue;
+            }
+
+            worst ??= new ModelPrice();
+            worst.InputPerMillion = Math.Max(worst.InputPerMillion, p.InputPerMillion);
+            worst.OutputPerMillion = Math.Max(worst.OutputPerMillion, Math.Max(p.OutputPerMillion, p.ReasoningPerMillion ?? 0m));
+        }
+
+        return worst;
+    }
+
+    private static string RouteLabel(string route) => route.Length == 0 ? RouterDefaults.ImplicitDefaultRouteName : route;
+
+    private async ValueTask<Admission> AdmitAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);
+        string route = options?.ModelId ?? string.Empty;
+        var admission = new Admission { Path = path, Route = route, Options = options, At = now, Streaming = streaming, Messages = messages };
+        if (path is null || _policies.IsEmpty)
+        {
+            return admission;
+        }
+
+        int promptTokens = TokenEstimator.UpperBound(messages, options);
+        BudgetAccount[] accounts = CheckPolicies(path, route, ref admission.Options, promptTokens, now, streaming, messages);
+        if (accounts.Length == 0)
+        {
+            return admission;
+        }
+
+        admission.Accounts = accounts;
+        while (true)
+        {
+            ModelPrice price = PriceOf(admission.Options?.ModelId);
+            long reserve = Cost.Of(price, promptTokens, admission.Options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
+            BudgetReservation r;
+            try
+            {
+                r = await _store.ReserveAsync(accounts, reserve, now, cancellationToken).ConfigureAwait(false);
+                LedgerAvailable();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                LedgerFailed(ex);
+                if (_options.OnLedgerFailure == LedgerFailureMode.FailClosed)
+                {
+                    var denied = new BudgetLedgerUnavailableException(RouteLabel(route), ex);
+                    Write(admission, AuditDecision.Denied, reason: denied.Message);
+                    throw denied;
+                }
+
+                admission.Accounts = [];
+                return admission;
+            }
+
+            if (r.Granted)
+            {
+                admission.Reserved = reserve;
+                return admission;
+            }
+
+            BudgetAccount a = accounts[r.DeniedIndex];
+            if (a.Policy?.DowngradeRoute is { } cheaper && !string.Equals(admission.Options?.ModelId, cheaper, StringComparison.OrdinalIgnoreCase))
+            {
+                admission.Options = (admission.Options ?? new ChatOptions()).Clone();
+                admission.Options.ModelId = cheaper;
+                continue;
+            }
+
+            var exceeded = new BudgetExceededException(
+                RouteLabel(route), a.Owner, a.Window, a.Limit, Cost.ToUsd(r.SpentNanos + r.ReservedNanos), Cost.ToUsd(reserve), a.WindowEnd(now));
+            Write(admission, AuditDecision.Denied, reason: exceeded.Message);
+            throw exceeded;
+        }
+    }
+
+    /// <summary>Applies every scope's rules to the request (possibly replacing its options) and returns the budget accounts of the path.</summary>
+    private BudgetAccount[] CheckPolicies(ScopePath path, string route, ref ChatOptions? options, int promptTokens, DateTimeOffset now, bool streaming, IEnumerable<ChatMessage> messages)
+    {
+        ReadOnlySpan<string> ids = path.Span;
+        ScopeRuntime? single = null;
+        List<BudgetAccount>? combined = null;
+        int? cap = null;
+        List<string>? regions = null;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (_policies.Find(ids[i]) is not { } scope)
+            {
+                continue;
+            }
+
+            if (scope.Accounts.Length > 0)
+            {
+                if (single is null && combined is null)
+                {
+                    single = scope;
+                }
+                else
+                {
+                    combined ??= [.. single!.Accounts];
+                    combined.AddRange(scope.Accounts);
+                }
+            }
+
+            if (!scope.HasRules)
+            {
+                continue;
+            }
+
+            ScopePolicy p = scope.Policy;
+            string routeName = RouteLabel(route);
+            if (p.AllowedRoutes.Count > 0 && !Contains(p.AllowedRoutes, routeName))
+            {
+                throw Deny(path, route, scope, PolicyViolation.RouteNotAllowed, $"route '{routeName}' is not allowed; allowed: {string.Join(", ", p.AllowedRoutes)}.", null, now, streaming, messages);
+            }
+
+            if (p.DeniedRoutes.Count > 0 && Contains(p.DeniedRoutes, routeName))
+            {
+                throw Deny(path, route, scope, PolicyViolation.RouteDenied, $"route '{routeName}' is denied.", null, now, streaming, messages);
+            }
+
+            if (p.AllowedRegions.Count > 0)
+            {
+                if (options.GetRouteConstraints()?.Regions is { Count: > 0 } asked)
+                {
+                    for (int r = 0; r < asked.Count; r++)
+                    {
+                        if (!Contains(p.AllowedRegions, asked[r]))
+                        {
+                            throw Deny(path, route, scope, PolicyViolation.RegionNotAllowed, $"region '{asked[r]}' is not allowed; allowed: {string.Join(", ", p.AllowedRegions)}.", null, now, streaming, messages);
+                        }
+                    }
+                }
+                else
+                {
+                    regions = regions is null ? [.. p.AllowedRegions] : regions.FindAll(x => Contains(p.AllowedRegions, x));
+                }
+            }
+
+            if (p.MaxOutputTokensPerRequest is int max)
+            {
+                cap = Math.Min(cap ?? int.MaxValue, max);
+            }
+
+            int maxOutput = Math.Min(cap ?? int.MaxValue, options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
+            if (scope.TryAcquire(promptTokens + maxOutput, out TimeSpan? retryAfter) is PolicyViolation limited)
+            {
+                throw Deny(path, route, scope, limited, limited == PolicyViolation.RequestRateExceeded
+                    ? $"more than {p.RequestsPerMinute} requests per minute."
+                    : $"more than {p.TokensPerMinute} tokens per minute.", retryAfter, now, streaming, messages);
+            }
+        }
+
+        BudgetAccount[] accounts = combined is not null ? [.. combined] : single?.Accounts ?? [];
+        if (accounts.Length > 0)
+        {
+            // A reservation must be a true worst case: requests without an output cap get the default one.
+            cap = Math.Min(cap ?? int.MaxValue, _options.DefaultMaxOutputTokens);
+        }
+
+        if ((cap is int c && (options?.MaxOutputTokens is not int asked2 || asked2 > c)) || regions is not null)
+        {
+            options = options?.Clone() ?? new ChatOptions();
+            if (cap is int c2 && (options.MaxOutputTokens is not int asked3 || asked3 > c2))
+            {
+                options.MaxOutputTokens = c2;
+            }
+
+            if (regions is not null)
+            {
+                RouteConstraints? existing = options.GetRouteConstraints();
+                options.AdditionalProperties = options.AdditionalProperties is null ? [] : new AdditionalPropertiesDictionary(options.AdditionalProperties);
+                options.WithRouteConstraints(new RouteConstraints
+                {
+                    Regions = regions,
+                    RequireZeroDataRetention = existing?.RequireZeroDataRetention ?? false,
+                    RequiredTags = existing?.RequiredTags,
+                    DisableFallbacks = existing?.DisableFallbacks ?? false,
+                    MaxAttempts = existing?.MaxAttempts,
+                });
+            }
+        }
+
+        return accounts;
+    }
+
+    private PolicyViolationException Deny(
+        ScopePath path, string route, ScopeRuntime scope, PolicyViolation violation, string detail, TimeSpan? retryAfter, DateTimeOffset now, bool streaming, IEnumerable<ChatMessage> messages)
+    {
+        var denied = new PolicyViolationException(RouteLabel(route), scope.Id, violation, detail, retryAfter);
+        Write(new Admission { Path = path, Route = route, At = now, Streaming = streaming, Messages = messages }, AuditDecision.Denied, reason: denied.Message);
+        return denied;
+    }
+
+    private static bool Contains(IList<string> list, string value)
+    {
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (string.Equals(list[i], value, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The worst-case prices of the deployments a request to this route may reach.</summary>
+    private ModelPrice PriceOf(string? modelId)
+    {
+        string key = modelId ?? string.Empty;
+        if (_routePrices.TryGetValue(key, out ModelPrice? price))
+        {
+            return price;
+        }
+
+        if (_router is null && PriceCatalog.Default.Find(modelId ?? InnerClient.GetService<ChatClientMetadata>()?.DefaultModelId) is { } catalogued)
+        {
+            return catalogued;
+        }
+
+        throw new InvalidOperationException(
+            $"No price is known for route or model '{RouteLabel(key)}': add it to the deployments' Price or use a model id from the price catalogue (PriceCatalog.Default).");
+    }
+
+    private Measured Measure<T>(in Admission admission, UsageDetails? usage, RoutingReport? report, Func<T, string> textOf, T source, string? outputFallback)
+    {
+        ModelPrice? price = report is not null && _deployments.TryGetValue(report.Deployment, out DeploymentBudget? d) && d.Deployment.Price is { } p ? p : null;
+        if (price is null)
+        {
+            try
+            {
+                price = PriceOf(admission.Options?.ModelId);
+            }
+            catch (InvalidOperationException) when (admission.Accounts.Length == 0)
+            {
+                // Nothing to charge and no price to charge with: account tokens only.
+                price = new ModelPrice();
+            }
+        }
+
+        if (usage is { InputTokenCount: not null } or { OutputTokenCount: not null })
+        {
+            return new Measured(Cost.Of(price, usage), false, usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
+        }
+
+        long input = TokenEstimator.Count(admission.Messages);
+        long output = TokenEstimator.Count(outputFallback ?? textOf(source));
+        return new Measured(Cost.Of(price, input, output), true, input, output);
+    }
+
+    private async ValueTask SettleAsync(Admission admission, RoutingReport? report, Measured cost)
+    {
+        if (admission.Accounts.Length > 0)
+        {
+            try
+            {
+                await _store.SettleAsync(admission.Accounts, admission.At, admission.Reserved, cost.Nanos, CancellationToken.None).ConfigureAwait(false);
+                LedgerAvailable();
+            }
+            catch (Exception ex)
+            {
+                LedgerFailed(ex);
+            }
+        }
+
+        if (_anyDeploymentBudget && report is not null && _deployments.TryGetValue(report.Deployment, out DeploymentBudget? d) && d.Budgets.Length > 0)
+        {
+            DateTimeOffset now = _time.GetUtcNow();
+            foreach (BudgetAccount a in d.Budgets)
+            {
+                try
+                {
+                    long spent = await _store.ChargeAsync(a, cost.Nanos, now, CancellationToken.None).ConfigureAwait(false);
+                    LedgerAvailable();
+                    if (spent >= a.LimitNanos && a.WindowEnd(now) is { } resets)
+                    {
+                        d.Deployment.BlockForBudget(resets);
+                        BudgetLog.DeploymentBudgetExhausted(_logger, d.Deployment.Name, a.Window, a.Limit, resets);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    LedgerFailed(ex);
+                }
+            }
+        }
+    }
+
+    private async ValueTask ReleaseAsync(Admission admission)
+    {
+        if (admission.Accounts.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _store.SettleAsync(admission.Accounts, admission.At, admission.Reserved, 0, CancellationToken.None).ConfigureAwait(false);
+            LedgerAvailable();
+        }
+        catch (Exception ex)
+        {
+            LedgerFailed(ex);
+        }
+    }
+
+    private void Write(in Admission admission, AuditDecision decision, RoutingReport? report = null, Measured cost = default, string? reason = null, string? responseText = null)
+    {
+        bool content = _options.AuditContent && admission.Options.GetRouteConstraints() is not { RequireZeroDataRetention: true };
+        _audit.Write(new AuditRecord
+        {
+            Timestamp = admission.At,
+            ScopePath = admission.Path,
+            Route = RouteLabel(admission.Route),
+            ServedRoute = report?.Route,
+            Deployment = report?.Deployment,
+            Attempts = report?.AttemptCount ?? 0,
+            Streaming = admission.Streaming,
+            InputTokens = cost.InputTokens,
+            OutputTokens = cost.OutputTokens,
+            CostUsd = Cost.ToUsd(cost.Nanos),
+            CostEstimated = cost.Estimated,
+            Decision = decision,
+            Reason = reason,
+            Prompt = content ? [.. admission.Messages] : null,
+            ResponseText = content ? responseText : null,
+        });
+    }
+
+    private void LedgerFailed(Exception ex)
+    {
+        if (Interlocked.Exchange(ref _ledgerDown, 1) == 0)
+        {
+            BudgetLog.LedgerUnavailable(_logger, _options.OnLedgerFailure, ex.GetType().Name, ex.Message);
+        }
+    }
+
+    private void LedgerAvailable()
+    {
+        if (Volatile.Read(ref _ledgerDown) == 1 && Interlocked.Exchange(ref _ledgerDown, 0) == 1)
+        {
+            BudgetLog.LedgerRecovered(_logger);
+        }
+    }
+
+    /// <summary>A request as admitted: who, which route, its (possibly capped) options and its reservation.</summary>
+    private struct Admission
+    {
+        public ScopePath? Path;
+        public string Route;
+        public ChatOptions? Options;
+        public DateTimeOffset At;
+        public bool Streaming;
+        public IEnumerable<ChatMessage> Messages;
+        public BudgetAccount[] Accounts;
+        public long Reserved;
+
+        public Admission()
+        {
+            Route = string.Empty;
+            Messages = [];
+            Accounts = [];
+        }
+    }
+
+    private readonly record struct Measured(long Nanos, bool Estimated, long InputTokens, long OutputTokens);
+
+    private sealed class DeploymentBudget(Deployment deployment, BudgetAccount[] budgets)
+    {
+        public Deployment Deployment { get; } = deployment;
+
+        public BudgetAccount[] Budgets { get; } = budgets;
+    }
+}

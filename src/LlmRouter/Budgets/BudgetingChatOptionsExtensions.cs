@@ -1,0 +1,57 @@
+using Microsoft.Extensions.AI;
+
+namespace LlmRouter;
+
+/// <summary>Typed access to the budget layer's per-request settings on <see cref="ChatOptions"/> and its cost on responses.</summary>
+public static class BudgetingChatOptionsExtensions
+{
+    /// <summary>The <see cref="ChatOptions.AdditionalProperties"/> key of the <see cref="ScopePath"/>; never sent to providers.</summary>
+    internal const string ScopePathKey = "llmrouter.scope";
+
+    /// <summary>The <see cref="AdditionalPropertiesDictionary"/> key of the <see cref="RequestCost"/> on responses.</summary>
+    internal const string CostKey = "llmrouter.cost";
+
+    /// <summary>Sets who is asking (overriding the <see cref="IScopePathSource"/>) and returns the same options, for chaining.</summary>
+    /// <param name="options">The request's options.</param>
+    /// <param name="path">The scope path, outermost first.</param>
+    /// <returns><paramref name="options"/>.</returns>
+    public static ChatOptions WithScopePath(this ChatOptions options, ScopePath path)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(path);
+        (options.AdditionalProperties ??= [])[ScopePathKey] = path;
+        return options;
+    }
+
+    /// <summary>Gets the scope path set on the options, if any.</summary>
+    /// <param name="options">The request's options.</param>
+    /// <returns>The path, or <see langword="null"/>.</returns>
+    public static ScopePath? GetScopePath(this ChatOptions? options) =>
+        options?.AdditionalProperties is { } props && props.TryGetValue(ScopePathKey, out object? value) ? value as ScopePath : null;
+
+    /// <summary>Gets what a response cost, as the budget layer settled it (for streams: on the response combined from the updates, once the stream has ended).</summary>
+    /// <param name="response">A response returned through the budget layer.</param>
+    /// <returns>The cost, or <see langword="null"/> when the response did not come through the budget layer.</returns>
+    public static RequestCost? GetCost(this ChatResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        if (Find(response.AdditionalProperties) is { } cost)
+        {
+            return cost;
+        }
+
+        // ToChatResponse() moves a streamed update's properties onto its message when the update carries a message id.
+        for (int i = response.Messages.Count - 1; i >= 0; i--)
+        {
+            if (Find(response.Messages[i].AdditionalProperties) is { } fromMessage)
+            {
+                return fromMessage;
+            }
+        }
+
+        return null;
+    }
+
+    private static RequestCost? Find(AdditionalPropertiesDictionary? props) =>
+        props is not null && props.TryGetValue(CostKey, out object? value) ? value as RequestCost : null;
+}

@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+
+namespace LlmRouter;
+
+/// <summary>
+/// The default <see cref="BudgetStore"/>: counters in this process's memory, reserved under one short lock so a
+/// request's accounts are checked and charged together. Counters keep only the current window; a settle for a window
+/// that has since ended releases nothing and records nothing in the new one.
+/// </summary>
+public sealed class InMemoryBudgetStore : BudgetStore
+{
+    private readonly ConcurrentDictionary<string, Counter> _counters = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    /// <inheritdoc />
+    public override ValueTask<BudgetReservation> ReserveAsync(IReadOnlyList<BudgetAccount> accounts, long amountNanos, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(accounts);
+        lock (_gate)
+        {
+            for (int i = 0; i < accounts.Count; i++)
+            {
+                BudgetAccount a = accounts[i];
+                Counter c = Current(a, now);
+                if (c.Spent + c.Reserved + amountNanos > a.LimitNanos)
+                {
+                    return new(new BudgetReservation(false, i, c.Spent, c.Reserved));
+                }
+            }
+
+            for (int i = 0; i < accounts.Count; i++)
+            {
+                ((Counter)accounts[i].StoreSlot!).Reserved += amountNanos;
+            }
+        }
+
+        return new(BudgetReservation.Success);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask SettleAsync(IReadOnlyList<BudgetAccount> accounts, DateTimeOffset reservedAt, long reservedNanos, long actualNanos, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(accounts);
+        lock (_gate)
+        {
+            for (int i = 0; i < accounts.Count; i++)
+            {
+                BudgetAccount a = accounts[i];
+                Counter c = Slot(a);
+                if (c.WindowStart == a.WindowStart(reservedAt).UtcTicks)
+                {
+                    c.Reserved = Math.Max(0, c.Reserved - reservedNanos);
+                    c.Spent += actualNanos;
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<long> ChargeAsync(BudgetAccount account, long amountNanos, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        lock (_gate)
+        {
+            Counter c = Current(account, now);
+            c.Spent += amountNanos;
+            return new(c.Spent);
+        }
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<(long SpentNanos, long ReservedNanos)> GetAsync(BudgetAccount account, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        lock (_gate)
+        {
+            Counter c = Current(account, now);
+            return new((c.Spent, c.Reserved));
+        }
+    }
+
+    /// <summary>The account's counter, rolled over to the window containing <paramref name="now"/>. Call under the lock.</summary>
+    private Counter Current(BudgetAccount account, DateTimeOffset now)
+    {
+        Counter c = Slot(account);
+        long start = account.WindowStart(now).UtcTicks;
+        if (c.WindowStart < start)
+        {
+            c.WindowStart = start;
+            c.Spent = 0;
+            c.Reserved = 0;
+        }
+
+        return c;
+    }
+
+    private Counter Slot(BudgetAccount account)
+    {
+        if (ReferenceEquals(account.StoreSlotOwner, this))
+        {
+            return (Counter)account.StoreSlot!;
+        }
+
+        Counter c = _counters.GetOrAdd(account.Key, static _ => new Counter());
+        account.StoreSlot = c;
+        account.StoreSlotOwner = this;
+        return c;
+    }
+
+    private sealed class Counter
+    {
+        public long WindowStart = long.MinValue;
+        public long Spent;
+        public long Reserved;
+    }
+}

@@ -1,0 +1,94 @@
+namespace LlmRouter.Budgets.Internal;
+
+/// <summary>Checks budget options and that every budgeted deployment has a price; each failure names its configuration key.</summary>
+internal static class BudgetOptionsValidator
+{
+    public static List<string> Validate(BudgetOptions options, LlmRouterChatClient? router, string at)
+    {
+        var failures = new List<string>();
+        IEnumerable<(string Name, ModelPrice? Price, int Budgets)> deployments = router is null
+            ? []
+            : router.Deployments.Select(d => (d.Name, d.Price, d.Budgets.Length));
+        Validate(options, deployments, router is null ? null : new HashSet<string>(router.Routes, StringComparer.OrdinalIgnoreCase), at, failures);
+        return failures;
+    }
+
+    public static void Validate(BudgetOptions options, IEnumerable<(string Name, ModelPrice? Price, int Budgets)> deployments, ISet<string>? routes, string at, List<string> failures)
+    {
+        if (options.DefaultMaxOutputTokens <= 0)
+        {
+            failures.Add($"{at}:DefaultMaxOutputTokens is {options.DefaultMaxOutputTokens}: it must be a positive number of tokens (default 4096).");
+        }
+
+        if (!Enum.IsDefined(options.OnLedgerFailure))
+        {
+            failures.Add($"{at}:OnLedgerFailure '{options.OnLedgerFailure}' is not valid: use FailClosed or FailOpen.");
+        }
+
+        bool anyScopeBudget = false;
+        foreach (KeyValuePair<string, ScopePolicy> s in options.Scopes)
+        {
+            string key = $"{at}:Scopes:{s.Key}";
+            if (string.IsNullOrWhiteSpace(s.Key) || s.Key == "*" || (s.Key.Contains('*', StringComparison.Ordinal) && !s.Key.EndsWith(":*", StringComparison.Ordinal)))
+            {
+                failures.Add($"{key}: a scope id must be a non-empty id such as 'team:search', or 'kind:*' for every id of a kind.");
+            }
+
+            if (s.Value is null)
+            {
+                failures.Add($"{key} is null.");
+                continue;
+            }
+
+            ScopePolicy p = s.Value;
+            ValidateLimits(p.Budgets, $"{key}:Budgets", failures);
+            anyScopeBudget |= p.Budgets.Count > 0;
+            Positive(p.MaxOutputTokensPerRequest, $"{key}:MaxOutputTokensPerRequest", failures);
+            Positive(p.RequestsPerMinute, $"{key}:RequestsPerMinute", failures);
+            Positive(p.TokensPerMinute, $"{key}:TokensPerMinute", failures);
+            if (p.DowngradeRoute is { } downgrade && routes is not null && !routes.Contains(downgrade))
+            {
+                failures.Add($"{key}:DowngradeRoute '{downgrade}' is not a route: use one of {string.Join(", ", routes)}.");
+            }
+        }
+
+        foreach ((string name, ModelPrice? price, int budgets) in deployments)
+        {
+            if (price is null && (anyScopeBudget || budgets > 0))
+            {
+                failures.Add($"{RouterDefaults.ConfigurationSection}:Deployments ('{name}'):Price is missing: budgets need its prices and its model id is not in the price catalogue; set Price:InputPerMillion and Price:OutputPerMillion (USD per million tokens).");
+            }
+        }
+    }
+
+    public static void ValidateLimits(IList<BudgetLimit> limits, string at, List<string> failures)
+    {
+        for (int i = 0; i < limits.Count; i++)
+        {
+            BudgetLimit? l = limits[i];
+            if (l is null)
+            {
+                failures.Add($"{at}:{i} is null.");
+                continue;
+            }
+
+            if (l.LimitUsd <= 0)
+            {
+                failures.Add($"{at}:{i}:LimitUsd is {l.LimitUsd}: a budget must be a positive amount of US dollars.");
+            }
+
+            if (!Enum.IsDefined(l.Window))
+            {
+                failures.Add($"{at}:{i}:Window '{l.Window}' is not valid: use Minute, Hour, Day, Week, Month or Total.");
+            }
+        }
+    }
+
+    private static void Positive(int? value, string key, List<string> failures)
+    {
+        if (value is <= 0)
+        {
+            failures.Add($"{key} is {value}: it must be positive, or absent for no limit.");
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+
+namespace LlmRouter.Budgets.Internal;
+
+/// <summary>Resolves scope ids to their runtime state: exact policies once at start, <c>kind:*</c> templates per id on first use.</summary>
+internal sealed class PolicyTable
+{
+    private readonly FrozenDictionary<string, ScopeRuntime> _exact;
+    private readonly FrozenDictionary<string, ScopePolicy> _templates;
+    private readonly ConcurrentDictionary<string, ScopeRuntime?> _byId = new(StringComparer.OrdinalIgnoreCase);
+    private readonly TimeProvider _time;
+
+    public PolicyTable(IDictionary<string, ScopePolicy> scopes, TimeProvider time)
+    {
+        _time = time;
+        var exact = new Dictionary<string, ScopeRuntime>(StringComparer.OrdinalIgnoreCase);
+        var templates = new Dictionary<string, ScopePolicy>(StringComparer.OrdinalIgnoreCase);
+        foreach (KeyValuePair<string, ScopePolicy> s in scopes)
+        {
+            if (s.Key.EndsWith(":*", StringComparison.Ordinal))
+            {
+                templates[s.Key[..^1]] = s.Value;
+            }
+            else
+            {
+                exact[s.Key] = new ScopeRuntime(s.Key, s.Value, time);
+            }
+        }
+
+        _exact = exact.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        _templates = templates.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        IsEmpty = exact.Count == 0 && templates.Count == 0;
+    }
+
+    public bool IsEmpty { get; }
+
+    /// <summary>The runtime of a scope id, or <see langword="null"/> when no policy applies to it.</summary>
+    public ScopeRuntime? Find(string id)
+    {
+        if (_exact.TryGetValue(id, out ScopeRuntime? runtime))
+        {
+            return runtime;
+        }
+
+        if (_templates.Count == 0)
+        {
+            return null;
+        }
+
+        return _byId.GetOrAdd(id, static (id, self) =>
+        {
+            int colon = id.IndexOf(':', StringComparison.Ordinal);
+            return colon > 0 && self._templates.TryGetValue(id[..(colon + 1)], out ScopePolicy? policy) ? new ScopeRuntime(id, policy, self._time) : null;
+        }, this);
+    }
+}

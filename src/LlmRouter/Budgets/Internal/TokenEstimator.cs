@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.ML.Tokenizers;
+
+namespace LlmRouter.Budgets.Internal;
+
+/// <summary>
+/// Token counts of prompts and responses: a fast, deliberately high estimate for budget reservations on the hot path,
+/// and exact o200k_base (GPT-4o family) counts for responses whose provider reported no usage.
+/// </summary>
+internal static class TokenEstimator
+{
+    // English averages about 4 characters per token and code or JSON about 3 to 3.5 in o200k_base; dividing UTF-8 bytes by 3
+    // over-estimates on purpose. Counting bytes, not chars, charges non-Latin scripts more (a CJK char is 3 bytes: 1 token).
+    private const int BytesPerToken = 3;
+
+    // OpenAI's chat format costs 3 or 4 tokens per message around its content, and 3 to prime the reply.
+    private const int TokensPerMessage = 4;
+    private const int TokensPerReply = 3;
+    private const int ExactTokensPerMessage = 3;
+
+    // An image, audio clip or file: vendors charge images roughly 85 to 1,600 tokens depending on size and detail.
+    private const int TokensPerMediaItem = 1_000;
+
+    // The wrapper a vendor puts around each tool definition, beyond its name, description and schema.
+    private const int TokensPerTool = 16;
+
+    // A function argument or result that is neither text nor JSON (a number, or an object serialized later): an allowance.
+    private const int BytesPerOpaqueValue = 768;
+
+    private static readonly Lazy<Tokenizer> O200kBase = new(static () => TiktokenTokenizer.CreateForEncoding("o200k_base"));
+
+    /// <summary>
+    /// A fast estimate of the input tokens of a request that is meant to be at or above the real count, for reserving budget
+    /// before the call: ceil(UTF-8 bytes of all text / 3), plus 4 tokens per message and 3 for the reply, plus 1,000 tokens
+    /// per image, audio or file item and a fixed allowance per tool and per opaque function value.
+    /// </summary>
+    /// <remarks>
+    /// Counts text and reasoning content, author names, function call names, ids and arguments, function results (text,
+    /// JSON, or an allowance for other values), text data items, <see cref="ChatOptions.Instructions"/>, tool names,
+    /// descriptions and JSON schemas, and the response format's schema. Allocates nothing when
+    /// <paramref name="messages"/> is an <see cref="IList{T}"/> and function arguments are a
+    /// <see cref="Dictionary{TKey, TValue}"/>. Not a guarantee: text that tokenizes worse than 3 bytes a token (random
+    /// identifiers, base64, rare scripts) can exceed it, and providers bill images by size.
+    /// </remarks>
+    public static int UpperBound(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        Debug.Assert(messages is not null);
+
+        var tally = new Tally();
+        if (messages is IList<ChatMessage> list)
+        {
+            for (int i = 0; i < list.Count; i++)
+            {
+                tally.Add(list[i]);
+            }
+        }
+        else
+        {
+            foreach (ChatMessage message in messages)
+            {
+                tally.Add(message);
+            }
+        }
+
+        tally.Tokens += TokensPerReply;
+        if (options is not null)
+        {
+            tally.Add(options);
+        }
+
+        return tally.Total;
+    }
+
+    /// <summary>
+    /// Counts the tokens of messages with the o200k_base encoding: the tokens of every text, reasoning text, function call
+    /// (name and arguments) and function result, plus 3 per message and 1 per author name for the chat format.
+    /// </summary>
+    /// <remarks>
+    /// Exact for OpenAI's GPT-4o, GPT-4.1, o-series and GPT-5 models; a close estimate for other vendors, whose tokenizers
+    /// differ. Allocates; meant for the occasional response whose provider reported no usage.
+    /// </remarks>
+    public static int Count(IEnumerable<ChatMessage> messages)
+    {
+        Debug.Assert(messages is not null);
+
+        long tokens = 0;
+        foreach (ChatMessage message in messages)
+        {
+            tokens += ExactTokensPerMessage;
+            if (!string.IsNullOrEmpty(message.AuthorName))
+            {
+                tokens += 1 + Count(message.AuthorName);
+            }
+
+            foreach (AIContent content in message.Contents)
+            {
+                tokens += content switch
+                {
+                    TextContent text => Count(text.Text),
+                    TextReasoningContent reasoning => Count(reasoning.Text),
+                    FunctionCallContent call => Count(call.Name) + CountArguments(call.Arguments),
+                    FunctionResultContent result => CountValue(result.Result),
+                    _ => 0,
+                };
+            }
+        }
+
+        return (int)Math.Min(tokens, int.MaxValue);
+    }
+
+    /// <summary>Counts the tokens of a text with the o200k_base encoding; 0 for <see langword="null"/> or empty.</summary>
+    public static int Count(string? text) => string.IsNullOrEmpty(text) ? 0 : O200kBase.Value.CountTokens(text);
+
+    private static int CountArguments(IDictionary<string, object?>? arguments)
+    {
+        if (arguments is null)
+        {
+            return 0;
+        }
+
+        int tokens = 0;
+        foreach (KeyValuePair<string, object?> argument in arguments)
+        {
+            tokens += Count(argument.Key) + CountValue(argument.Value);
+        }
+
+        return tokens;
+    }
+
+    private static int CountValue(object? value) => value switch
+    {
+        null => 0,
+        string text => Count(text),
+        JsonElement { ValueKind: not JsonValueKind.Undefined } json => Count(json.GetRawText()),
+        _ => Count(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)),
+    };
+
+    private struct Tally
+    {
+        public long Bytes;
+        public long Tokens;
+
+        public readonly int Total => (int)Math.Min(Tokens + ((Bytes + BytesPerToken - 1) / BytesPerToken), int.MaxValue);
+
+        public void Add(ChatMessage message)
+        {
+            Tokens += TokensPerMessage;
+            AddText(message.AuthorName);
+
+            IList<AIContent> contents = message.Contents;
+            for (int i = 0; i < contents.Count; i++)
+            {
+                switch (contents[i])
+                {
+                    case TextContent text:
+                        AddText(text.Text);
+                        break;
+                    case TextReasoningContent reasoning:
+                        AddText(reasoning.Text);
+                        AddText(reasoning.ProtectedData);
+                        break;
+                    case FunctionCallContent call:
+                        AddText(call.CallId);
+                        AddText(call.Name);
+                        AddArguments(call.Arguments);
+                        break;
+                    case FunctionResultContent result:
+                        AddText(result.CallId);
+                        AddValue(result.Result);
+                        break;
+                    case DataContent data:
+                        if (data.HasTopLevelMediaType("text"))
+                        {
+                            Bytes += data.Data.Length;
+                        }
+                        else
+                        {
+                            Tokens += TokensPerMediaItem;
+                        }
+
+                        break;
+                    case UriContent or HostedFileContent:
+                        Tokens += TokensPerMediaItem;
+                        break;
+                }
+            }
+        }
+
+        public void Add(ChatOptions options)
+        {
+            AddText(options.Instructions);
+
+            if (options.Tools is { } tools)
+            {
+                for (int i = 0; i < tools.Count; i++)
+                {
+                    AITool tool = tools[i];
+                    Tokens += TokensPerTool;
+                    AddText(tool.Name);
+                    AddText(tool.Description);
+                    if (tool is AIFunctionDeclaration function)
+                    {
+                        AddJson(function.JsonSchema);
+                    }
+                }
+            }
+
+            if (options.ResponseFormat is ChatResponseFormatJson { Schema: { } schema } format)
+            {
+                AddText(format.SchemaName);
+                AddText(format.SchemaDescription);
+                AddJson(schema);
+            }
+        }
+
+        private void AddArguments(IDictionary<string, object?>? arguments)
+        {
+            if (arguments is Dictionary<string, object?> dictionary)
+            {
+                foreach (KeyValuePair<string, object?> argument in dictionary)
+                {
+                    AddText(argument.Key);
+                    AddValue(argument.Value);
+                }
+            }
+            else if (arguments is not null)
+            {
+                foreach (KeyValuePair<string, object?> argument in arguments)
+                {
+                    AddText(argument.Key);
+                    AddValue(argument.Value);
+                }
+            }
+        }
+
+        private void AddValue(object? value)
+        {
+            switch (value)
+            {
+                case null:
+                    break;
+                case string text:
+                    AddText(text);
+                    break;
+                case JsonElement json:
+                    AddJson(json);
+                    break;
+                default:
+                    Bytes += BytesPerOpaqueValue;
+                    break;
+            }
+        }
+
+        private void AddText(string? text)
+        {
+            if (!string.IsNullOrEmpty(text))
+            {
+                Bytes += Encoding.UTF8.GetByteCount(text);
+            }
+        }
+
+        private void AddJson(JsonElement json)
+        {
+            if (json.ValueKind != JsonValueKind.Undefined)
+            {
+                Bytes += JsonMarshal.GetRawUtf8Value(json).Length;
+            }
+        }
+    }
+}
