@@ -32,7 +32,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
     private readonly ILogger _logger;
     private readonly PolicyTable _policies;
     private readonly LlmRouterChatClient? _router;
-    private readonly FrozenDictionary<string, ModelPrice> _routePrices;
+    private readonly FrozenDictionary<string, TokenRates> _routeRates;
     private readonly FrozenDictionary<string, DeploymentBudget> _deployments;
     private readonly bool _anyDeploymentBudget;
     private int _ledgerDown;
@@ -72,21 +72,21 @@ public sealed class BudgetChatClient : DelegatingChatClient
         _audit = auditSink ?? new LoggingAuditSink(loggerFactory?.CreateLogger("LlmRouter.Audit") ?? NullLogger.Instance);
         _policies = new PolicyTable(options.Scopes, _time);
 
-        var routePrices = new Dictionary<string, ModelPrice>(StringComparer.OrdinalIgnoreCase);
+        var routeRates = new Dictionary<string, TokenRates>(StringComparer.OrdinalIgnoreCase);
         var deployments = new Dictionary<string, DeploymentBudget>(StringComparer.OrdinalIgnoreCase);
         if (_router is not null)
         {
             foreach (string route in _router.Routes)
             {
-                if (WorstPrice(_router.Reachable(route)) is { } price)
+                if (WorstRates(_router.Reachable(route)) is { } rates)
                 {
-                    routePrices[route] = price;
+                    routeRates[route] = rates;
                 }
             }
 
-            if (WorstPrice(_router.Reachable(null)) is { } defaultPrice)
+            if (WorstRates(_router.Reachable(null)) is { } defaultRates)
             {
-                routePrices[string.Empty] = defaultPrice;
+                routeRates[string.Empty] = defaultRates;
             }
 
             foreach (Deployment d in _router.Deployments)
@@ -96,7 +96,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
             }
         }
 
-        _routePrices = routePrices.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        _routeRates = routeRates.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
         _deployments = deployments.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
     }
 
@@ -128,29 +129,50 @@ public sealed class BudgetChatClient : DelegatingChatClient
     }
 
     /// <inheritdoc />
-    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        Admission admission = await AdmitAsync(messages, options, streaming: false, cancellationToken).ConfigureAwait(false);
-        ChatResponse response;
-        try
+
+        // In-memory ledgers and synchronously completing clients (caches, the router over a fast provider) finish here
+        // without an async state machine of this layer's own; anything that really waits continues in RunAsync.
+        ValueTask<Admission> admit = AdmitAsync(messages, options, streaming: false, cancellationToken);
+        if (!admit.IsCompletedSuccessfully)
         {
-            response = await base.GetResponseAsync(messages, admission.Options, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            await ReleaseAsync(admission).ConfigureAwait(false);
-            Write(admission, AuditDecision.Failed, reason: ex.Message);
-            throw;
+            return RunAsync(admit.AsTask(), messages, cancellationToken);
         }
 
-        RoutingReport? report = response.GetRoutingReport();
-        Measured cost = Measure(admission, response.Usage, report, static r => r.Text, response, outputFallback: null);
-        await SettleAsync(admission, report, cost).ConfigureAwait(false);
-        var requestCost = new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
-        (response.AdditionalProperties ??= [])[BudgetingChatOptionsExtensions.CostKey] = requestCost;
-        Write(admission, AuditDecision.Served, report: report, cost: cost, responseText: _options.AuditContent ? response.Text : null);
-        return response;
+        Admission admission = admit.Result;
+        Task<ChatResponse> call;
+        try
+        {
+            call = InnerClient.GetResponseAsync(messages, admission.Options, cancellationToken);
+        }
+#pragma warning disable CA1031 // Handled by the same path as an asynchronous failure.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            call = Task.FromException<ChatResponse>(ex);
+        }
+
+        if (!call.IsCompletedSuccessfully)
+        {
+            return CompleteAsync(admission, call);
+        }
+
+        ValueTask finish = FinishAsync(admission, call.Result);
+        if (!finish.IsCompletedSuccessfully)
+        {
+            return AwaitFinish(finish, call.Result);
+        }
+
+        finish.GetAwaiter().GetResult();
+        return call;
+
+        static async Task<ChatResponse> AwaitFinish(ValueTask finish, ChatResponse response)
+        {
+            await finish.ConfigureAwait(false);
+            return response;
+        }
     }
 
     /// <inheritdoc />
@@ -244,6 +266,41 @@ public sealed class BudgetChatClient : DelegatingChatClient
         yield return costUpdate;
     }
 
+    private async Task<ChatResponse> RunAsync(Task<Admission> admit, IEnumerable<ChatMessage> messages, CancellationToken cancellationToken)
+    {
+        Admission admission = await admit.ConfigureAwait(false);
+        return await CompleteAsync(admission, base.GetResponseAsync(messages, admission.Options, cancellationToken)).ConfigureAwait(false);
+    }
+
+    private async Task<ChatResponse> CompleteAsync(Admission admission, Task<ChatResponse> call)
+    {
+        ChatResponse response;
+        try
+        {
+            response = await call.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await ReleaseAsync(admission).ConfigureAwait(false);
+            Write(admission, AuditDecision.Failed, reason: ex.Message);
+            throw;
+        }
+
+        await FinishAsync(admission, response).ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>Settles a served request at its actual cost, puts the cost on the response and audits it.</summary>
+    private async ValueTask FinishAsync(Admission admission, ChatResponse response)
+    {
+        RoutingReport? report = response.GetRoutingReport();
+        Measured cost = Measure(admission, response.Usage, report, static r => r.Text, response, outputFallback: null);
+        await SettleAsync(admission, report, cost).ConfigureAwait(false);
+        (response.AdditionalProperties ??= [])[BudgetingChatOptionsExtensions.CostKey] =
+            new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
+        Write(admission, AuditDecision.Served, report: report, cost: cost, responseText: _options.AuditContent ? response.Text : null);
+    }
+
     /// <summary>
     /// Admits a request the response cache answers: the scope's policy checks and rate limits apply (a denied request is
     /// never served, not even from the cache), no budget is reserved, and the hit is audited with what it saved.
@@ -278,19 +335,16 @@ public sealed class BudgetChatClient : DelegatingChatClient
         return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
     }
 
-    private static ModelPrice? WorstPrice(IEnumerable<Deployment> deployments)
+    private static TokenRates? WorstRates(IEnumerable<Deployment> deployments)
     {
-        ModelPrice? worst = null;
+        TokenRates? worst = null;
         foreach (Deployment d in deployments)
         {
-            if (d.Price is not { } p)
+            if (d.Price is { } p)
             {
-                continue;
+                TokenRates rates = TokenRates.From(p);
+                worst = worst is { } w ? TokenRates.Max(w, rates) : rates;
             }
-
-            worst ??= new ModelPrice();
-            worst.InputPerMillion = Math.Max(worst.InputPerMillion, p.InputPerMillion);
-            worst.OutputPerMillion = Math.Max(worst.OutputPerMillion, Math.Max(p.OutputPerMillion, p.ReasoningPerMillion ?? 0m));
         }
 
         return worst;
@@ -298,18 +352,18 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
     private static string RouteLabel(string route) => route.Length == 0 ? RouterDefaults.ImplicitDefaultRouteName : route;
 
-    private async ValueTask<Admission> AdmitAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
+    private ValueTask<Admission> AdmitAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
         DateTimeOffset now = _time.GetUtcNow();
         ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);
-        string route = options?.ModelId ?? string.Empty;
-        var admission = new Admission { Path = path, Route = route, Options = options, At = now, Streaming = streaming, Messages = messages };
-        if (path is null || _policies.IsEmpty)
-        {
-            return admission;
-        }
+        var admission = new Admission { Path = path, Route = options?.ModelId ?? string.Empty, Options = options, At = now, Streaming = streaming, Messages = messages };
+        return path is null || _policies.IsEmpty ? new(admission) : AdmitScopedAsync(admission, path, cancellationToken);
+    }
 
-        int promptTokens = TokenEstimator.UpperBound(messages, options);
+    private async ValueTask<Admission> AdmitScopedAsync(Admission admission, ScopePath path, CancellationToken cancellationToken)
+    {
+        (IEnumerable<ChatMessage> messages, string route, DateTimeOffset now, bool streaming) = (admission.Messages, admission.Route, admission.At, admission.Streaming);
+        int promptTokens = TokenEstimator.UpperBound(messages, admission.Options);
         BudgetAccount[] accounts = CheckPolicies(path, route, ref admission.Options, promptTokens, now, streaming, messages);
         if (accounts.Length == 0)
         {
@@ -319,8 +373,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         admission.Accounts = accounts;
         while (true)
         {
-            ModelPrice price = PriceOf(admission.Options?.ModelId);
-            long reserve = Cost.Of(price, promptTokens, admission.Options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
+            long reserve = RatesOf(admission.Options?.ModelId).WorstCase(promptTokens, admission.Options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
             BudgetReservation r;
             try
             {
@@ -365,36 +418,13 @@ public sealed class BudgetChatClient : DelegatingChatClient
     /// <summary>Applies every scope's rules to the request (possibly replacing its options) and returns the budget accounts of the path.</summary>
     private BudgetAccount[] CheckPolicies(ScopePath path, string route, ref ChatOptions? options, int promptTokens, DateTimeOffset now, bool streaming, IEnumerable<ChatMessage> messages)
     {
-        ReadOnlySpan<string> ids = path.Span;
-        ScopeRuntime? single = null;
-        List<BudgetAccount>? combined = null;
+        ResolvedPath resolved = _policies.Resolve(path);
         int? cap = null;
         List<string>? regions = null;
-        for (int i = 0; i < ids.Length; i++)
+        ScopeRuntime[] scopes = resolved.RuleScopes;
+        for (int i = 0; i < scopes.Length; i++)
         {
-            if (_policies.Find(ids[i]) is not { } scope)
-            {
-                continue;
-            }
-
-            if (scope.Accounts.Length > 0)
-            {
-                if (single is null && combined is null)
-                {
-                    single = scope;
-                }
-                else
-                {
-                    combined ??= [.. single!.Accounts];
-                    combined.AddRange(scope.Accounts);
-                }
-            }
-
-            if (!scope.HasRules)
-            {
-                continue;
-            }
-
+            ScopeRuntime scope = scopes[i];
             ScopePolicy p = scope.Policy;
             string routeName = RouteLabel(route);
             if (p.AllowedRoutes.Count > 0 && !Contains(p.AllowedRoutes, routeName))
@@ -439,7 +469,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
             }
         }
 
-        BudgetAccount[] accounts = combined is not null ? [.. combined] : single?.Accounts ?? [];
+        BudgetAccount[] accounts = resolved.Accounts;
         if (accounts.Length > 0)
         {
             // A reservation must be a true worst case: requests without an output cap get the default one.
@@ -493,18 +523,18 @@ public sealed class BudgetChatClient : DelegatingChatClient
         return false;
     }
 
-    /// <summary>The worst-case prices of the deployments a request to this route may reach.</summary>
-    private ModelPrice PriceOf(string? modelId)
+    /// <summary>The worst-case rates of the deployments a request to this route may reach.</summary>
+    private TokenRates RatesOf(string? modelId)
     {
         string key = modelId ?? string.Empty;
-        if (_routePrices.TryGetValue(key, out ModelPrice? price))
+        if (_routeRates.TryGetValue(key, out TokenRates rates))
         {
-            return price;
+            return rates;
         }
 
         if (_router is null && PriceCatalog.Default.Find(modelId ?? InnerClient.GetService<ChatClientMetadata>()?.DefaultModelId) is { } catalogued)
         {
-            return catalogued;
+            return TokenRates.From(catalogued);
         }
 
         throw new InvalidOperationException(
@@ -513,28 +543,32 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
     private Measured Measure<T>(in Admission admission, UsageDetails? usage, RoutingReport? report, Func<T, string> textOf, T source, string? outputFallback)
     {
-        ModelPrice? price = report is not null && _deployments.TryGetValue(report.Deployment, out DeploymentBudget? d) && d.Deployment.Price is { } p ? p : null;
-        if (price is null)
+        TokenRates rates;
+        if (report is not null && _deployments.TryGetValue(report.Deployment, out DeploymentBudget? d) && d.Rates is { } known)
+        {
+            rates = known;
+        }
+        else
         {
             try
             {
-                price = PriceOf(admission.Options?.ModelId);
+                rates = RatesOf(admission.Options?.ModelId);
             }
             catch (InvalidOperationException) when (admission.Accounts.Length == 0)
             {
                 // Nothing to charge and no price to charge with: account tokens only.
-                price = new ModelPrice();
+                rates = default;
             }
         }
 
         if (usage is { InputTokenCount: not null } or { OutputTokenCount: not null })
         {
-            return new Measured(Cost.Of(price, usage), false, usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
+            return new Measured(rates.Of(usage), false, usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
         }
 
         long input = TokenEstimator.Count(admission.Messages);
         long output = TokenEstimator.Count(outputFallback ?? textOf(source));
-        return new Measured(Cost.Of(price, input, output), true, input, output);
+        return new Measured(rates.WorstCase(input, output), true, input, output);
     }
 
     private async ValueTask SettleAsync(Admission admission, RoutingReport? report, Measured cost)
@@ -595,6 +629,11 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
     private void Write(in Admission admission, AuditDecision decision, RoutingReport? report = null, Measured cost = default, string? reason = null, string? responseText = null)
     {
+        if (_audit is LoggingAuditSink { Enabled: false })
+        {
+            return;
+        }
+
         bool content = _options.AuditContent && admission.Options.GetRouteConstraints() is not { RequireZeroDataRetention: true };
         _audit.Write(new AuditRecord
         {
@@ -659,5 +698,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         public Deployment Deployment { get; } = deployment;
 
         public BudgetAccount[] Budgets { get; } = budgets;
+
+        public TokenRates? Rates { get; } = deployment.Price is { } p ? TokenRates.From(p) : null;
     }
 }

@@ -47,7 +47,8 @@ public sealed class InMemoryBudgetStore : BudgetStore
             {
                 BudgetAccount a = accounts[i];
                 Counter c = Slot(a);
-                if (c.WindowStart == a.WindowStart(reservedAt).UtcTicks)
+                long at = reservedAt.UtcTicks;
+                if (at >= c.WindowStart && at < c.WindowEnd)
                 {
                     c.Reserved = Math.Max(0, c.Reserved - reservedNanos);
                     c.Spent += actualNanos;
@@ -85,10 +86,12 @@ public sealed class InMemoryBudgetStore : BudgetStore
     private Counter Current(BudgetAccount account, DateTimeOffset now)
     {
         Counter c = Slot(account);
-        long start = account.WindowStart(now).UtcTicks;
-        if (c.WindowStart < start)
+        long ticks = now.UtcTicks;
+        if (ticks >= c.WindowEnd)
         {
-            c.WindowStart = start;
+            // The window ended: start the one containing now (computing window bounds only at a rollover).
+            c.WindowStart = account.WindowStart(now).UtcTicks;
+            c.WindowEnd = account.WindowEnd(now)?.UtcTicks ?? long.MaxValue;
             c.Spent = 0;
             c.Reserved = 0;
         }
@@ -112,6 +115,7 @@ public sealed class InMemoryBudgetStore : BudgetStore
     private sealed class Counter
     {
         public long WindowStart = long.MinValue;
+        public long WindowEnd = long.MinValue;
         public long Spent;
         public long Reserved;
     }

@@ -40,6 +40,9 @@ public sealed class ScopePath
 
     internal ReadOnlySpan<string> Span => _scopes;
 
+    /// <summary>The budget layer's resolution of this path (policies and accounts), cached per path object.</summary>
+    internal object? Resolved { get; set; }
+
     /// <inheritdoc />
     public override string ToString() => string.Join(" > ", _scopes);
 }

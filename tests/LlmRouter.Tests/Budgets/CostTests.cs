@@ -168,3 +168,33 @@ public class CostTests
         Assert.True(sum > 0);
     }
 }
+
+public class TokenRatesTests
+{
+    [Theory]
+    [InlineData(0.15, 0.6, 0.075, null, 1000L, 800L, 250L, 0L)]
+    [InlineData(3.0, 15.0, 0.30, null, 12345L, 0L, 678L, 0L)]
+    [InlineData(1.1, 4.4, 0.275, 8.8, 5000L, 1000L, 3000L, 2000L)]
+    [InlineData(0.0375, 0.15, null, null, 7L, 0L, 3L, 0L)]
+    public void Integer_rates_charge_what_the_decimal_reference_charges(double input, double output, double? cached, double? reasoning, long inTokens, long cachedTokens, long outTokens, long reasoningTokens)
+    {
+        var price = new ModelPrice
+        {
+            InputPerMillion = (decimal)input,
+            OutputPerMillion = (decimal)output,
+            CachedInputPerMillion = (decimal?)cached,
+            ReasoningPerMillion = (decimal?)reasoning,
+        };
+        var usage = new Microsoft.Extensions.AI.UsageDetails
+        {
+            InputTokenCount = inTokens,
+            CachedInputTokenCount = cachedTokens,
+            OutputTokenCount = outTokens,
+            ReasoningTokenCount = reasoningTokens,
+        };
+        TokenRates rates = TokenRates.From(price);
+
+        Assert.Equal(Cost.Of(price, usage), rates.Of(usage));
+        Assert.Equal(Cost.Of(price, inTokens, outTokens), rates.WorstCase(inTokens, outTokens));
+    }
+}

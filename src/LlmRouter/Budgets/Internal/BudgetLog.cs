@@ -23,6 +23,9 @@ internal static partial class BudgetLog
 /// <summary>The default audit sink: one structured log entry per request (category <c>LlmRouter.Audit</c>), no content.</summary>
 internal sealed class LoggingAuditSink(ILogger logger) : IAuditSink
 {
+    /// <summary>Whether audit entries are logged at all; when not, the budget layer does not build records for this sink.</summary>
+    public bool Enabled => logger.IsEnabled(LogLevel.Information);
+
     public void Write(AuditRecord record)
     {
         if (logger.IsEnabled(LogLevel.Information))

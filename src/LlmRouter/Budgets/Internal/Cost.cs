@@ -23,7 +23,17 @@ internal static class Cost
         usd >= MaxUsd ? long.MaxValue : usd <= -MaxUsd ? long.MinValue : Saturate(decimal.Ceiling(usd * NanosPerUsd));
 
     /// <summary>Converts nano-USD to US dollars, exactly.</summary>
-    public static decimal ToUsd(long nanos) => (decimal)nanos / NanosPerUsd;
+    public static decimal ToUsd(long nanos)
+    {
+        // Built from its parts with scale 9 (no decimal division, which is slow); long.MinValue has no positive twin.
+        if (nanos == long.MinValue)
+        {
+            return (decimal)nanos / NanosPerUsd;
+        }
+
+        ulong magnitude = (ulong)Math.Abs(nanos);
+        return new decimal((int)(uint)magnitude, (int)(uint)(magnitude >> 32), 0, nanos < 0, 9);
+    }
 
     /// <summary>
     /// The cost of a response's reported usage, rounded up to a whole nano-USD; missing counts are 0.
@@ -76,4 +86,70 @@ internal static class Cost
 
     private static long Saturate(decimal nanos) =>
         nanos >= long.MaxValue ? long.MaxValue : nanos <= long.MinValue ? long.MinValue : (long)nanos;
+}
+
+/// <summary>
+/// A price in pico-dollars (1e-12 USD) per token, as integers: the hot path's form of <see cref="ModelPrice"/> (integer
+/// multiply-adds instead of decimal arithmetic). Rounds each rate up to a whole pico-dollar, so it never under-charges
+/// by more than a nano-dollar per thousand tokens.
+/// </summary>
+internal readonly struct TokenRates
+{
+    private const long PicosPerNano = 1_000;
+
+    private TokenRates(long input, long cachedInput, long output, long reasoning)
+    {
+        Input = input;
+        CachedInput = cachedInput;
+        Output = output;
+        Reasoning = reasoning;
+    }
+
+    public long Input { get; }
+
+    public long CachedInput { get; }
+
+    public long Output { get; }
+
+    /// <summary>The reasoning rate, or -1 when reasoning tokens are billed as output.</summary>
+    public long Reasoning { get; }
+
+    public static TokenRates From(ModelPrice price)
+    {
+        // USD per million tokens x 1e12 pico / 1e6 tokens = x 1e6 pico per token.
+        static long Picos(decimal perMillion) => (long)decimal.Ceiling(perMillion * 1_000_000m);
+        long output = Picos(price.OutputPerMillion);
+        long reasoning = price.ReasoningPerMillion is decimal r && r != price.OutputPerMillion ? Picos(r) : -1;
+        return new TokenRates(Picos(price.InputPerMillion), Picos(price.CachedInputPerMillion ?? price.InputPerMillion), output, reasoning);
+    }
+
+    /// <summary>The highest rates of two prices (the worst case of a route that may reach either).</summary>
+    public static TokenRates Max(TokenRates a, TokenRates b) =>
+        new(Math.Max(a.Input, b.Input), Math.Max(a.CachedInput, b.CachedInput), Math.Max(a.Output, b.Output), Math.Max(a.Reasoning, b.Reasoning));
+
+    /// <summary>The worst-case cost in nano-dollars of a request: every input token uncached, every output token at the dearest output rate.</summary>
+    public long WorstCase(long inputTokens, long outputTokens) =>
+        CeilingNanos((Math.Max(inputTokens, 0) * Input) + (Math.Max(outputTokens, 0) * Math.Max(Output, Reasoning)));
+
+    /// <summary>The cost in nano-dollars of reported usage, with the same rules as <see cref="Cost.Of(ModelPrice, UsageDetails)"/>.</summary>
+    public long Of(UsageDetails usage)
+    {
+        long input = Math.Max(usage.InputTokenCount ?? 0, 0);
+        long cached = Math.Clamp(usage.CachedInputTokenCount ?? 0, 0, input);
+        long output = Math.Max(usage.OutputTokenCount ?? 0, 0);
+        long picos = ((input - cached) * Input) + (cached * CachedInput);
+        if (Reasoning >= 0)
+        {
+            long reasoning = Math.Clamp(usage.ReasoningTokenCount ?? 0, 0, output);
+            picos += ((output - reasoning) * Output) + (reasoning * Reasoning);
+        }
+        else
+        {
+            picos += output * Output;
+        }
+
+        return CeilingNanos(picos);
+    }
+
+    private static long CeilingNanos(long picos) => picos <= 0 ? 0 : ((picos - 1) / PicosPerNano) + 1;
 }

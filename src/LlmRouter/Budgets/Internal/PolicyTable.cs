@@ -35,6 +35,36 @@ internal sealed class PolicyTable
 
     public bool IsEmpty { get; }
 
+    /// <summary>
+    /// The scopes of a path that have rules and the budget accounts of the whole path, cached on the path object (callers
+    /// reuse a path per identity, so the lookups and the combined array are paid once).
+    /// </summary>
+    public ResolvedPath Resolve(ScopePath path)
+    {
+        if (path.Resolved is ResolvedPath cached && ReferenceEquals(cached.Owner, this))
+        {
+            return cached;
+        }
+
+        var rules = new List<ScopeRuntime>();
+        var accounts = new List<BudgetAccount>();
+        foreach (string id in path.Span)
+        {
+            if (Find(id) is { } scope)
+            {
+                accounts.AddRange(scope.Accounts);
+                if (scope.HasRules)
+                {
+                    rules.Add(scope);
+                }
+            }
+        }
+
+        var resolved = new ResolvedPath(this, [.. rules], [.. accounts]);
+        path.Resolved = resolved;
+        return resolved;
+    }
+
     /// <summary>The runtime of a scope id, or <see langword="null"/> when no policy applies to it.</summary>
     public ScopeRuntime? Find(string id)
     {
@@ -54,4 +84,16 @@ internal sealed class PolicyTable
             return colon > 0 && self._templates.TryGetValue(id[..(colon + 1)], out ScopePolicy? policy) ? new ScopeRuntime(id, policy, self._time) : null;
         }, this);
     }
+}
+
+/// <summary>A scope path resolved against one policy table.</summary>
+internal sealed class ResolvedPath(PolicyTable owner, ScopeRuntime[] ruleScopes, BudgetAccount[] accounts)
+{
+    public PolicyTable Owner { get; } = owner;
+
+    /// <summary>The scopes of the path whose policies have rules besides budgets, outermost first.</summary>
+    public ScopeRuntime[] RuleScopes { get; } = ruleScopes;
+
+    /// <summary>Every budget account of the path, outermost scope first.</summary>
+    public BudgetAccount[] Accounts { get; } = accounts;
 }

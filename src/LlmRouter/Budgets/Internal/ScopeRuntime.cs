@@ -88,7 +88,7 @@ internal sealed class MinuteRateLimiter
             }
 
             _segment = Math.Max(_segment, segment);
-            if (_total + permits <= _limit)
+            if ((long)_total + permits <= _limit)
             {
                 _counts[(int)(segment % Segments)] += permits;
                 _total += permits;

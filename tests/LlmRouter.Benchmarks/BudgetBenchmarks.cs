@@ -1,0 +1,84 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.AI;
+
+namespace LlmRouter.Benchmarks;
+
+/// <summary>
+/// What the budget and governance layer adds to a routed call: scope policies, an atomic reservation on every budget of
+/// the path, settlement from the reported usage, and an audit record (to a sink that drops it, as a disabled log level does).
+/// </summary>
+[MemoryDiagnoser]
+public class BudgetBenchmarks
+{
+    private static readonly ChatResponse Answer = new(new ChatMessage(ChatRole.Assistant, "ok"))
+    {
+        Usage = new UsageDetails { InputTokenCount = 700, OutputTokenCount = 120 },
+    };
+
+    private ChatOptions _unscoped = null!;
+    private ChatOptions _scoped = null!;
+    private ChatOptions _scopedWithRules = null!;
+    private LlmRouterChatClient _router = null!;
+    private BudgetChatClient _budgets = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        IChatClient[] clients = [new UsageClient(), new UsageClient(), new UsageClient()];
+        _router = Routers.Create(clients, configure: o =>
+        {
+            foreach (DeploymentOptions d in o.Deployments)
+            {
+                d.Price = new ModelPrice { InputPerMillion = 0.15m, OutputPerMillion = 0.6m };
+            }
+        });
+
+        var options = new BudgetOptions();
+        options.Scopes["org:acme"] = Policy(new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Month });
+        options.Scopes["team:search"] = Policy(new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day });
+        options.Scopes["user:*"] = Policy(new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day });
+        ScopePolicy key = Policy(new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day });
+        key.AllowedRoutes.Add("chat");
+        key.RequestsPerMinute = int.MaxValue;
+        options.Scopes["key:k1"] = key;
+        _budgets = new BudgetChatClient(_router, options); // the default audit sink, logging off
+
+        _unscoped = new ChatOptions { MaxOutputTokens = 256 };
+        _scoped = new ChatOptions { MaxOutputTokens = 256 }.WithScopePath(new ScopePath("org:acme", "team:search", "user:alice"));
+        _scopedWithRules = new ChatOptions { ModelId = "chat", MaxOutputTokens = 256 }.WithScopePath(new ScopePath("org:acme", "team:search", "user:alice", "key:k1"));
+    }
+
+    [Benchmark(Baseline = true, Description = "router alone")]
+    public Task<ChatResponse> Router() => _router.GetResponseAsync(Routers.Prompt, _unscoped);
+
+    [Benchmark(Description = "router + budgets, unscoped request")]
+    public Task<ChatResponse> Unscoped() => _budgets.GetResponseAsync(Routers.Prompt, _unscoped);
+
+    [Benchmark(Description = "router + budgets, 3 scopes x 1 budget")]
+    public Task<ChatResponse> Scoped() => _budgets.GetResponseAsync(Routers.Prompt, _scoped);
+
+    [Benchmark(Description = "router + budgets, 4 scopes, allow-list, rate limit")]
+    public Task<ChatResponse> ScopedWithRules() => _budgets.GetResponseAsync(Routers.Prompt, _scopedWithRules);
+
+    private static ScopePolicy Policy(BudgetLimit limit)
+    {
+        var policy = new ScopePolicy();
+        policy.Budgets.Add(limit);
+        return policy;
+    }
+
+    private sealed class UsageClient : IChatClient
+    {
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            Task.FromResult(Answer);
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+}
