@@ -34,13 +34,13 @@ public class BudgetBenchmarks
         });
 
         var options = new BudgetOptions();
-        options.Scopes["org:acme"] = Policy(new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Month });
-        options.Scopes["team:search"] = Policy(new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day });
-        options.Scopes["user:*"] = Policy(new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day });
-        ScopePolicy key = Policy(new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day });
+        options.Scopes.Add(Policy("org:acme", new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Month }));
+        options.Scopes.Add(Policy("team:search", new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day }));
+        options.Scopes.Add(Policy("user:*", new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day }));
+        ScopePolicy key = Policy("key:k1", new BudgetLimit { LimitUsd = 1_000_000m, Window = BudgetWindow.Day });
         key.AllowedRoutes.Add("chat");
         key.RequestsPerMinute = int.MaxValue;
-        options.Scopes["key:k1"] = key;
+        options.Scopes.Add(key);
         _budgets = new BudgetChatClient(_router, options); // the default audit sink, logging off
 
         _unscoped = new ChatOptions { MaxOutputTokens = 256 };
@@ -60,9 +60,9 @@ public class BudgetBenchmarks
     [Benchmark(Description = "router + budgets, 4 scopes, allow-list, rate limit")]
     public Task<ChatResponse> ScopedWithRules() => _budgets.GetResponseAsync(Routers.Prompt, _scopedWithRules);
 
-    private static ScopePolicy Policy(BudgetLimit limit)
+    private static ScopePolicy Policy(string scope, BudgetLimit limit)
     {
-        var policy = new ScopePolicy();
+        var policy = new ScopePolicy { Scope = scope };
         policy.Budgets.Add(limit);
         return policy;
     }

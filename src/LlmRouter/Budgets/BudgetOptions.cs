@@ -7,11 +7,10 @@ namespace LlmRouter;
 public sealed class BudgetOptions
 {
     /// <summary>
-    /// Gets the policies by scope id (case-insensitive), for example "org:acme" or "team:search". A key of the form
-    /// <c>kind:*</c> applies to each scope id of that kind separately (each user gets the "user:*" budget of their own)
-    /// unless the id has its own entry. Default: none.
+    /// Gets the policies, one per scope (<see cref="ScopePolicy.Scope"/>, unique, case-insensitive). A list rather than a
+    /// dictionary because scope ids contain ':', the configuration key separator. Default: none.
     /// </summary>
-    public IDictionary<string, ScopePolicy> Scopes { get; } = new Dictionary<string, ScopePolicy>(StringComparer.OrdinalIgnoreCase);
+    public IList<ScopePolicy> Scopes { get; } = [];
 
     /// <summary>
     /// Gets or sets the output tokens reserved for a request that sets no <c>MaxOutputTokens</c>. The cap is also applied

@@ -6,6 +6,13 @@ namespace LlmRouter;
 /// </summary>
 public sealed class ScopePolicy
 {
+    /// <summary>
+    /// Gets or sets the scope the policy applies to, for example "org:acme" or "team:search" (case-insensitive). The form
+    /// <c>kind:*</c> applies to each scope id of that kind separately (each user gets the "user:*" budget of their own)
+    /// unless the id has its own policy. Required.
+    /// </summary>
+    public string Scope { get; set; } = string.Empty;
+
     /// <summary>Gets the spend limits of the scope, each over its own window. Default: none.</summary>
     public IList<BudgetLimit> Budgets { get; } = [];
 

@@ -375,14 +375,16 @@ public class BudgetEnforcementTests
         var h = new BudgetHarness();
         h.Add("a");
         h.Scope("user:*", Usd(0m)).RequestsPerMinute = 0;
-        h.Options.Scopes["team*"] = new ScopePolicy { DowngradeRoute = "nowhere" };
+        h.Options.Scopes.Add(new ScopePolicy { Scope = "team*", DowngradeRoute = "nowhere" });
+        h.Options.Scopes.Add(new ScopePolicy { Scope = "user:*" });
         h.Options.DefaultMaxOutputTokens = -1;
 
         OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => h.Build());
 
-        Assert.Contains(ex.Failures, f => f.Contains("Scopes:user:*:Budgets:0:LimitUsd", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("Scopes:0 ('user:*'):Budgets:0:LimitUsd", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("Scopes:2 ('user:*'):Scope 'user:*' has more than one policy", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.Contains("RequestsPerMinute", StringComparison.Ordinal));
-        Assert.Contains(ex.Failures, f => f.Contains("Scopes:team*", StringComparison.Ordinal) && f.Contains("kind:*", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("Scope 'team*' is not valid", StringComparison.Ordinal) && f.Contains("kind:*", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.Contains("DowngradeRoute 'nowhere'", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.Contains("DefaultMaxOutputTokens", StringComparison.Ordinal));
     }
@@ -410,7 +412,7 @@ internal sealed class UnreachableStore : BudgetStore
     }
 }
 
-internal static class ChatOptionsTestExtensions
+public static class ChatOptionsTestExtensions
 {
     public static ChatOptions Also(this ChatOptions options, Action<ChatOptions> change)
     {

@@ -38,13 +38,13 @@ public sealed class BudgetHarness
 
     public ScopePolicy Scope(string id, params BudgetLimit[] budgets)
     {
-        var policy = new ScopePolicy();
+        var policy = new ScopePolicy { Scope = id };
         foreach (BudgetLimit b in budgets)
         {
             policy.Budgets.Add(b);
         }
 
-        Options.Scopes[id] = policy;
+        Options.Scopes.Add(policy);
         return policy;
     }
 

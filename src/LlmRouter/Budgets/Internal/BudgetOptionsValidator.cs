@@ -26,21 +26,27 @@ internal static class BudgetOptionsValidator
         }
 
         bool anyScopeBudget = false;
-        foreach (KeyValuePair<string, ScopePolicy> s in options.Scopes)
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < options.Scopes.Count; i++)
         {
-            string key = $"{at}:Scopes:{s.Key}";
-            if (string.IsNullOrWhiteSpace(s.Key) || s.Key == "*" || (s.Key.Contains('*', StringComparison.Ordinal) && !s.Key.EndsWith(":*", StringComparison.Ordinal)))
-            {
-                failures.Add($"{key}: a scope id must be a non-empty id such as 'team:search', or 'kind:*' for every id of a kind.");
-            }
-
-            if (s.Value is null)
+            ScopePolicy? p = options.Scopes[i];
+            string key = $"{at}:Scopes:{i}" + (string.IsNullOrWhiteSpace(p?.Scope) ? string.Empty : $" ('{p.Scope}')");
+            if (p is null)
             {
                 failures.Add($"{key} is null.");
                 continue;
             }
 
-            ScopePolicy p = s.Value;
+            string id = p.Scope ?? string.Empty;
+            if (string.IsNullOrWhiteSpace(id) || id == "*" || (id.Contains('*', StringComparison.Ordinal) && !id.EndsWith(":*", StringComparison.Ordinal)))
+            {
+                failures.Add($"{key}:Scope '{id}' is not valid: a scope id is a non-empty id such as 'team:search', or 'kind:*' for every id of a kind.");
+            }
+            else if (!seen.Add(id))
+            {
+                failures.Add($"{key}:Scope '{id}' has more than one policy: merge them (every budget and rule of a scope goes in one policy).");
+            }
+
             ValidateLimits(p.Budgets, $"{key}:Budgets", failures);
             anyScopeBudget |= p.Budgets.Count > 0;
             Positive(p.MaxOutputTokensPerRequest, $"{key}:MaxOutputTokensPerRequest", failures);

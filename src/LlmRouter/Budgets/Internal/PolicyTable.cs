@@ -11,20 +11,20 @@ internal sealed class PolicyTable
     private readonly ConcurrentDictionary<string, ScopeRuntime?> _byId = new(StringComparer.OrdinalIgnoreCase);
     private readonly TimeProvider _time;
 
-    public PolicyTable(IDictionary<string, ScopePolicy> scopes, TimeProvider time)
+    public PolicyTable(IList<ScopePolicy> scopes, TimeProvider time)
     {
         _time = time;
         var exact = new Dictionary<string, ScopeRuntime>(StringComparer.OrdinalIgnoreCase);
         var templates = new Dictionary<string, ScopePolicy>(StringComparer.OrdinalIgnoreCase);
-        foreach (KeyValuePair<string, ScopePolicy> s in scopes)
+        foreach (ScopePolicy s in scopes)
         {
-            if (s.Key.EndsWith(":*", StringComparison.Ordinal))
+            if (s.Scope.EndsWith(":*", StringComparison.Ordinal))
             {
-                templates[s.Key[..^1]] = s.Value;
+                templates[s.Scope[..^1]] = s;
             }
             else
             {
-                exact[s.Key] = new ScopeRuntime(s.Key, s.Value, time);
+                exact[s.Scope] = new ScopeRuntime(s.Scope, s, time);
             }
         }
 
