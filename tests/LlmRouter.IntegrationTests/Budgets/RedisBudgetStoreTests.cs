@@ -1,0 +1,428 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using LlmRouter.Budgets.Internal;
+using LlmRouter.IntegrationTests.Caching;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace LlmRouter.IntegrationTests.Budgets;
+
+/// <summary>
+/// The budget layer over <see cref="RedisBudgetStore"/> and a real redis-server: several application instances (each its
+/// own connection, router and budget layer) share one ledger.
+/// </summary>
+public class RedisBudgetStoreTests
+{
+    private const long NanosPerRequest = 1_005_000; // 5 tokens in at $1/M + 500 out at $2/M = $0.001005
+    private const string TotalKey = "llmrouter:budget:scope:org:acme:total";
+
+    private static readonly ChatMessage[] Prompt = [new(ChatRole.User, "hi")];
+
+    [Fact]
+    public async Task Four_instances_sending_a_thousand_concurrent_requests_never_overspend_a_shared_one_dollar_budget_by_more_than_one_reservation()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        FakeTimeProvider time = RealNow();
+        var instances = new Instance[4];
+        for (int i = 0; i < instances.Length; i++)
+        {
+            instances[i] = await Instance.StartAsync(Patient(redis), time, LedgerFailureMode.FailClosed, Usd(1m, BudgetWindow.Total));
+        }
+
+        try
+        {
+            int served = 0, denied = 0;
+            await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => Task.Run(async () =>
+            {
+                try
+                {
+                    await instances[i % instances.Length].AskAsync();
+                    Interlocked.Increment(ref served);
+                }
+                catch (BudgetExceededException)
+                {
+                    Interlocked.Increment(ref denied);
+                }
+            })));
+
+            (long spent, long reserved) = await ReadAsync(instances[0].Connection, TotalKey);
+            long reservation = Cost.Of(Price(), TokenEstimator.UpperBound(Prompt, null), 500);
+            Assert.True(spent <= Cost.NanosPerUsd + reservation, $"spent {spent} nano-USD");
+            Assert.Equal(0, reserved);
+            Assert.Equal(served * NanosPerRequest, spent);
+            Assert.Equal(1000, served + denied);
+            Assert.True(denied > 0 && served > 900, $"served {served}, denied {denied}");
+            Assert.Equal(served, instances.Sum(x => x.Provider.Calls));
+        }
+        finally
+        {
+            foreach (Instance instance in instances)
+            {
+                await instance.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_second_instance_sees_the_first_ones_spend_and_a_day_key_expires_after_its_window_while_a_total_key_never_does()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        FakeTimeProvider time = RealNow();
+        BudgetLimit[] budgets = [Usd(0.0015m, BudgetWindow.Day), Usd(1m, BudgetWindow.Total)];
+        await using Instance first = await Instance.StartAsync(Patient(redis), time, LedgerFailureMode.FailClosed, budgets);
+        await using Instance second = await Instance.StartAsync(Patient(redis), time, LedgerFailureMode.FailClosed, budgets);
+
+        await first.AskAsync();
+
+        BudgetUsage day = (await second.Client.GetUsageAsync("org:acme")).Single(u => u.Account.Window == BudgetWindow.Day);
+        Assert.Equal((0.001005m, 0m), (day.SpentUsd, day.ReservedUsd));
+        BudgetExceededException ex = await Assert.ThrowsAsync<BudgetExceededException>(second.AskAsync);
+        Assert.Equal((BudgetWindow.Day, 0.001005m), (ex.Window, ex.SpentUsd));
+        Assert.Equal(0, second.Provider.Calls);
+
+        DateTimeOffset now = time.GetUtcNow();
+        string dayKey = "llmrouter:budget:scope:org:acme:day:" + now.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+        IDatabase db = first.Connection.GetDatabase();
+        Assert.Equal((NanosPerRequest, 0L), await ReadAsync(first.Connection, dayKey));
+        Assert.Equal((NanosPerRequest, 0L), await ReadAsync(first.Connection, TotalKey));
+        TimeSpan expected = now.UtcDateTime.Date.AddDays(1).AddHours(1) - now.UtcDateTime; // window end + 1 hour of grace
+        TimeSpan? ttl = await db.KeyTimeToLiveAsync(dayKey);
+        Assert.NotNull(ttl);
+        Assert.InRange(ttl.Value, expected - TimeSpan.FromSeconds(10), expected);
+        Assert.True(await db.KeyExistsAsync(TotalKey));
+        Assert.Null(await db.KeyTimeToLiveAsync(TotalKey));
+    }
+
+    [Fact]
+    public async Task While_redis_is_down_requests_fail_closed_without_reaching_the_provider_or_pass_when_fail_open_and_reservations_work_again_after_a_restart()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        FakeTimeProvider time = RealNow();
+        await using Instance closed = await Instance.StartAsync(redis.Configuration, time, LedgerFailureMode.FailClosed, Usd(1m, BudgetWindow.Total));
+        await using Instance open = await Instance.StartAsync(redis.Configuration, time, LedgerFailureMode.FailOpen, Usd(1m, BudgetWindow.Total));
+        await closed.AskAsync();
+        await open.AskAsync();
+
+        await redis.StopAsync();
+        Task<BudgetLedgerUnavailableException> denied = Assert.ThrowsAsync<BudgetLedgerUnavailableException>(closed.AskAsync);
+        Task<ChatResponse> served = open.AskAsync();
+        await Task.WhenAll(denied, served);
+
+        Assert.True((await denied).InnerException is RedisConnectionException or RedisTimeoutException, (await denied).InnerException?.GetType().Name);
+        Assert.Equal(1, closed.Provider.Calls);
+        Assert.Equal(2, open.Provider.Calls);
+
+        await redis.RestartAsync();
+        await Eventually(async () =>
+        {
+            try
+            {
+                await closed.AskAsync();
+                return true;
+            }
+            catch (BudgetLedgerUnavailableException)
+            {
+                return false;
+            }
+        });
+        (long spent, long reserved) = await ReadAsync(closed.Connection, TotalKey);
+        await closed.AskAsync();
+        Assert.Equal((spent + NanosPerRequest, reserved), await ReadAsync(closed.Connection, TotalKey));
+    }
+
+    [Fact]
+    public async Task A_request_settled_after_its_window_rolled_lands_in_the_window_it_reserved_in_and_the_new_window_starts_at_zero()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        FakeTimeProvider time = RealNow();
+        await using Instance app = await Instance.StartAsync(Patient(redis), time, LedgerFailureMode.FailClosed, Usd(1m, BudgetWindow.Minute));
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        app.Provider.Holding = () =>
+        {
+            entered.TrySetResult();
+            return release.Task;
+        };
+        DateTimeOffset reservedAt = time.GetUtcNow();
+        string firstWindow = "llmrouter:budget:scope:org:acme:minute:" + reservedAt.UtcDateTime.ToString("yyyyMMddHHmm", CultureInfo.InvariantCulture);
+        long reservation = Cost.Of(Price(), TokenEstimator.UpperBound(Prompt, null), 500);
+
+        Task<ChatResponse> request = app.AskAsync();
+        await entered.Task;
+        Assert.Equal((0L, reservation), await ReadAsync(app.Connection, firstWindow));
+        time.Advance(TimeSpan.FromMinutes(1));
+        release.SetResult();
+        await request;
+
+        Assert.Equal((NanosPerRequest, 0L), await ReadAsync(app.Connection, firstWindow));
+        BudgetUsage second = (await app.Client.GetUsageAsync("org:acme")).Single();
+        Assert.Equal((0m, 0m), (second.SpentUsd, second.ReservedUsd));
+        Assert.True(second.WindowStart > reservedAt);
+        TimeSpan? ttl = await app.Connection.GetDatabase().KeyTimeToLiveAsync(firstWindow);
+        Assert.NotNull(ttl);
+        Assert.True(ttl > TimeSpan.FromMinutes(59) && ttl <= TimeSpan.FromMinutes(61), $"PTTL {ttl}");
+    }
+
+    [Fact]
+    public async Task AddRedisBudgetStore_starts_while_redis_is_down_and_the_budget_layer_uses_it_once_redis_is_up()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+        FakeTimeProvider time = RealNow();
+        var provider = new Provider();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddRedisBudgetStore($"127.0.0.1:{redis.Port},connectTimeout=500,syncTimeout=1000,asyncTimeout=1000", o => o.KeyPrefix = "app1:");
+        services.AddChatClient(sp => new LlmRouterChatClient(RouterOptions(provider), sp, time))
+            .UseBudgets(o => o.Scopes.Add(Policy("org:acme", Usd(1m, BudgetWindow.Total))));
+        await using ServiceProvider container = services.BuildServiceProvider();
+
+        IChatClient client = container.GetRequiredService<IChatClient>(); // no abortConnect in the string: it must not throw
+
+        Assert.IsType<RedisBudgetStore>(client.GetService<BudgetChatClient>()!.Store);
+        await Assert.ThrowsAsync<BudgetLedgerUnavailableException>(() => client.GetResponseAsync(Prompt, ForAcme()));
+        await redis.RestartAsync();
+        await Eventually(async () =>
+        {
+            try
+            {
+                await client.GetResponseAsync(Prompt, ForAcme());
+                return true;
+            }
+            catch (BudgetLedgerUnavailableException)
+            {
+                return false;
+            }
+        });
+        await using ConnectionMultiplexer probe = await ConnectionMultiplexer.ConnectAsync(Patient(redis));
+        Assert.Equal((NanosPerRequest, 0L), await ReadAsync(probe, "app1:scope:org:acme:total"));
+    }
+
+    [Fact]
+    public async Task On_a_redis_cluster_the_store_refuses_keys_without_a_hash_tag_and_reserves_across_scopes_with_one()
+    {
+        await using ClusterNode node = await ClusterNode.StartAsync();
+        await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(node.Configuration);
+
+        NotSupportedException ex = Assert.Throws<NotSupportedException>(() => new RedisBudgetStore(connection));
+        Assert.Contains("KeyPrefix", ex.Message, StringComparison.Ordinal);
+
+        FakeTimeProvider time = RealNow();
+        var provider = new Provider();
+        var options = new BudgetOptions();
+        options.Scopes.Add(Policy("org:acme", Usd(1m, BudgetWindow.Total)));
+        options.Scopes.Add(Policy("team:search", Usd(0.0015m, BudgetWindow.Day)));
+        var store = new RedisBudgetStore(connection, new RedisBudgetStoreOptions { KeyPrefix = "{budget}:" });
+        var client = new BudgetChatClient(new LlmRouterChatClient(RouterOptions(provider), timeProvider: time), options, store, timeProvider: time);
+        ChatOptions both = new ChatOptions { MaxOutputTokens = 500 }.WithScopePath(new ScopePath("org:acme", "team:search"));
+
+        await client.GetResponseAsync(Prompt, both);
+        await Assert.ThrowsAsync<BudgetExceededException>(() => client.GetResponseAsync(Prompt, both));
+
+        Assert.Equal((NanosPerRequest, 0L), await ReadAsync(connection, "{budget}:scope:org:acme:total"));
+        Assert.Equal(1, provider.Calls);
+    }
+
+    private static FakeTimeProvider RealNow() => new(TimeProvider.System.GetUtcNow()); // key expiries are absolute: keep them in Redis's future
+
+    /// <summary>The fixture's connection string with timeouts that a loaded CI machine will not hit.</summary>
+    private static string Patient(RedisServer redis) => $"127.0.0.1:{redis.Port},abortConnect=false,connectTimeout=2000,syncTimeout=5000,asyncTimeout=5000";
+
+    private static ModelPrice Price() => new() { InputPerMillion = 1, OutputPerMillion = 2 };
+
+    private static BudgetLimit Usd(decimal limit, BudgetWindow window) => new() { LimitUsd = limit, Window = window };
+
+    private static ChatOptions ForAcme() => new ChatOptions { MaxOutputTokens = 500 }.WithScopePath(new ScopePath("org:acme"));
+
+    private static ScopePolicy Policy(string scope, params BudgetLimit[] budgets)
+    {
+        var policy = new ScopePolicy { Scope = scope };
+        foreach (BudgetLimit b in budgets)
+        {
+            policy.Budgets.Add(b);
+        }
+
+        return policy;
+    }
+
+    private static LlmRouterOptions RouterOptions(Provider provider)
+    {
+        var options = new LlmRouterOptions();
+        options.Deployments.Add(new DeploymentOptions { Name = "a", Client = provider, Price = Price() });
+        return options;
+    }
+
+    private static async Task<(long Spent, long Reserved)> ReadAsync(IConnectionMultiplexer connection, string key)
+    {
+        RedisValue[] v = await connection.GetDatabase().HashGetAsync(key, ["spent", "reserved"]);
+        return ((long)v[0], (long)v[1]);
+    }
+
+    private static async Task Eventually(Func<Task<bool>> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail("The condition never held.");
+    }
+
+    /// <summary>One application instance: its own Redis connection, router and budget layer.</summary>
+    private sealed class Instance : IAsyncDisposable
+    {
+        private Instance(ConnectionMultiplexer connection, FakeTimeProvider time, LedgerFailureMode mode, BudgetLimit[] budgets)
+        {
+            Connection = connection;
+            var options = new BudgetOptions { OnLedgerFailure = mode };
+            options.Scopes.Add(Policy("org:acme", budgets));
+            Client = new BudgetChatClient(new LlmRouterChatClient(RouterOptions(Provider), timeProvider: time), options, new RedisBudgetStore(connection), timeProvider: time);
+        }
+
+        public ConnectionMultiplexer Connection { get; }
+
+        public Provider Provider { get; } = new();
+
+        public BudgetChatClient Client { get; }
+
+        public static async Task<Instance> StartAsync(string configuration, FakeTimeProvider time, LedgerFailureMode mode, params BudgetLimit[] budgets) =>
+            new(await ConnectionMultiplexer.ConnectAsync(configuration), time, mode, budgets);
+
+        public Task<ChatResponse> AskAsync() => Client.GetResponseAsync(Prompt, ForAcme());
+
+        public ValueTask DisposeAsync() => Connection.DisposeAsync();
+    }
+
+    /// <summary>A provider that reports 5 tokens in and 500 out, yielding first so concurrent requests interleave.</summary>
+    private sealed class Provider : IChatClient
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        /// <summary>Awaited before answering, to hold a request in flight.</summary>
+        public Func<Task>? Holding { get; set; }
+
+        public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _calls);
+            await Task.Yield();
+            if (Holding is { } holding)
+            {
+                await holding();
+            }
+
+            return new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { InputTokenCount = 5, OutputTokenCount = 500 } };
+        }
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>A one-node Redis Cluster owning every slot, so StackExchange.Redis sees cluster mode.</summary>
+    private sealed class ClusterNode : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly string _directory;
+
+        private ClusterNode(Process process, string directory, int port)
+        {
+            _process = process;
+            _directory = directory;
+            Configuration = $"127.0.0.1:{port},abortConnect=false,connectTimeout=2000,syncTimeout=5000,asyncTimeout=5000";
+        }
+
+        public string Configuration { get; }
+
+        public static async Task<ClusterNode> StartAsync()
+        {
+            string binary = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
+                ?? throw new InvalidOperationException("redis-server is not installed: run 'bash scripts/test.sh', which installs it (apt-get install -y redis-server).");
+            int port = FreePort();
+            string directory = Directory.CreateTempSubdirectory("llmrouter-cluster-").FullName;
+            var process = Process.Start(new ProcessStartInfo(binary, $"--port {port} --bind 127.0.0.1 --cluster-enabled yes --save \"\" --appendonly no --protected-mode no")
+            {
+                WorkingDirectory = directory, // where the node writes nodes.conf
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            })!;
+            var node = new ClusterNode(process, directory, port);
+            try
+            {
+                await Until(port, "PING", "+PONG");
+                await Until(port, "CLUSTER ADDSLOTSRANGE 0 16383", "+OK");
+                await Until(port, "CLUSTER INFO", "cluster_state:ok");
+                return node;
+            }
+            catch
+            {
+                await node.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+
+            _process.Dispose();
+            Directory.Delete(_directory, recursive: true);
+        }
+
+        private static async Task Until(int port, string command, string expected)
+        {
+            for (int i = 0; i < 500; i++)
+            {
+                try
+                {
+                    using var client = new TcpClient();
+                    await client.ConnectAsync(IPAddress.Loopback, port);
+                    NetworkStream stream = client.GetStream();
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"));
+                    byte[] buffer = new byte[4096];
+                    int n = await stream.ReadAsync(buffer);
+                    if (Encoding.ASCII.GetString(buffer, 0, n).Contains(expected, StringComparison.Ordinal))
+                    {
+                        return;
+                    }
+                }
+                catch (SocketException)
+                {
+                }
+
+                await Task.Delay(10);
+            }
+
+            throw new InvalidOperationException($"The cluster node never answered '{command}' with '{expected}'.");
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+}
