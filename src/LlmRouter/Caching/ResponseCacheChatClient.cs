@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using LlmRouter.Caching.Internal;
@@ -8,13 +9,28 @@ namespace LlmRouter;
 
 /// <summary>
 /// Caches answers in a <see cref="HybridCache"/> (a local tier, and a distributed tier such as Redis when one is
-/// registered): identical concurrent misses make one call to the inner client (HybridCache's stampede protection),
-/// streaming and non-streaming requests share entries, and each tenant partition sees only its own entries.
+/// registered): identical concurrent misses make one call to the inner client, streaming and non-streaming requests
+/// share entries, and each tenant partition sees only its own entries.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Not cached: requests with a <see cref="ChatOptions.ConversationId"/> (the answer depends on server-side state),
 /// zero-data-retention requests (<see cref="RouteConstraints.RequireZeroDataRetention"/>), errors, and streams that fail or
-/// are abandoned before their end. Concurrent identical <em>streaming</em> misses are not coalesced: each streams live.
+/// are abandoned before their end.
+/// </para>
+/// <para>
+/// Non-streaming misses are coalesced by HybridCache's stampede protection. Streaming misses are coalesced per
+/// instance: the first one starts a single enumeration of the inner stream, and every identical streaming request that
+/// arrives while it runs replays its updates from the start and then follows it live. Each caller gets its own copy of
+/// each update (a shallow one: the <see cref="AIContent"/> objects are shared and are to be treated as read-only). A
+/// caller that cancels or stops enumerating just leaves; the inner stream is cancelled only when every caller has left.
+/// If it fails, every caller still reading gets the original exception and nothing is stored. The answer is stored
+/// once, when the first caller reads it to its end (so a stream every caller abandoned is not stored), under the first
+/// request's <see cref="CacheControl"/> (<see cref="CacheControl.NoStore"/>, <see cref="CacheControl.TimeToLive"/>);
+/// callers that joined count as hits. <see cref="CacheControl.NoCache"/> requests never join: they stream live on their
+/// own. A non-streaming request that arrives while an identical stream is in flight does not join it either: it goes
+/// through HybridCache as usual, so it may make a provider call of its own.
+/// </para>
 /// </remarks>
 public sealed class ResponseCacheChatClient : DelegatingChatClient
 {
@@ -27,6 +43,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     private readonly HybridCache _cache;
     private readonly ResponseCacheOptions _options;
     private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, SharedStream> _inFlight = new(StringComparer.Ordinal);
     private long _hits;
     private long _misses;
     private long _bypassed;
@@ -119,8 +136,38 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         }
 
         string key = Key(messages, options, control);
-        if (!control.NoCache)
+        if (control.NoCache)
         {
+            // A fresh answer was asked for: no lookup and no joining a stream that may have started before the request.
+            Interlocked.Increment(ref _misses);
+            var updates = new List<ChatResponseUpdate>();
+            await foreach (ChatResponseUpdate update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+            {
+                updates.Add(update);
+                yield return update;
+            }
+
+            // Only a stream that reached its end is stored; a failure or an abandoned enumeration never gets here.
+            await StoreAsync(key, updates.ToChatResponse(), control, cancellationToken).ConfigureAwait(false);
+            yield break;
+        }
+
+        SharedStream stream;
+        bool producer = false;
+        while (true)
+        {
+            if (_inFlight.TryGetValue(key, out SharedStream? running))
+            {
+                if (running.TryJoin())
+                {
+                    stream = running;
+                    break;
+                }
+
+                // Abandoned or just ended (then it is stored): drop it if it is still there and look again.
+                _inFlight.TryRemove(new KeyValuePair<string, SharedStream>(key, running));
+            }
+
             CachedResponse? entry = await _cache.GetOrCreateAsync<CachedResponse?>(
                 key, static _ => ValueTask.FromResult<CachedResponse?>(null), EntryOptions(control, LookupOnly), tags: null, cancellationToken).ConfigureAwait(false);
             if (entry is not null && (control.MaxAge is not TimeSpan maxAge || _time.GetUtcNow() - entry.CreatedAt <= maxAge))
@@ -132,18 +179,38 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
                 yield break;
             }
+
+            var started = new SharedStream(
+                _inFlight,
+                key,
+                ct => InnerClient.GetStreamingResponseAsync(messages, options, ct),
+                response => StoreAsync(key, response, control, CancellationToken.None)); // one caller's cancellation must not drop the others' store
+            if (_inFlight.TryAdd(key, started))
+            {
+                started.Start();
+                stream = started;
+                producer = true;
+                break;
+            }
         }
 
-        Interlocked.Increment(ref _misses);
-        var updates = new List<ChatResponseUpdate>();
-        await foreach (ChatResponseUpdate update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+        Interlocked.Increment(ref producer ? ref _misses : ref _hits);
+        try
         {
-            updates.Add(update);
-            yield return update;
+            await foreach (ChatResponseUpdate update in stream.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return update;
+            }
+        }
+        finally
+        {
+            stream.Leave();
         }
 
-        // Only a stream that reached its end is stored; a failure or an abandoned enumeration never gets here.
-        await StoreAsync(key, updates.ToChatResponse(), control, cancellationToken).ConfigureAwait(false);
+        if (!producer)
+        {
+            Saved(stream.Response?.Usage);
+        }
     }
 
     private static bool Applies(ChatOptions? options, out CacheControl control)
@@ -211,9 +278,14 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     {
         ChatResponse response = entry.CreateResponse(Json);
         Interlocked.Increment(ref _hits);
-        Interlocked.Add(ref _outputTokensSaved, response.Usage?.OutputTokenCount ?? 0);
-        Interlocked.Add(ref _inputTokensSaved, response.Usage?.InputTokenCount ?? 0);
+        Saved(response.Usage);
         return response;
+    }
+
+    private void Saved(UsageDetails? usage)
+    {
+        Interlocked.Add(ref _outputTokensSaved, usage?.OutputTokenCount ?? 0);
+        Interlocked.Add(ref _inputTokensSaved, usage?.InputTokenCount ?? 0);
     }
 
     /// <summary>The factory's state; <see cref="Response"/> is set only for the caller whose factory ran (the miss).</summary>
