@@ -49,6 +49,8 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     private long _bypassed;
     private long _outputTokensSaved;
     private long _inputTokensSaved;
+    private long _costSavedNanos;
+    private readonly BudgetChatClient? _budget;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="innerClient">The client whose answers are cached (typically the router).</param>
@@ -67,12 +69,13 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         }
 
         _time = timeProvider ?? TimeProvider.System;
+        _budget = innerClient.GetService<BudgetChatClient>();
     }
 
     /// <summary>Gets the hit, miss and bypass counts and the tokens the hits saved.</summary>
     public ResponseCacheStatistics Statistics => new(
         Interlocked.Read(ref _hits), Interlocked.Read(ref _misses), Interlocked.Read(ref _bypassed),
-        Interlocked.Read(ref _outputTokensSaved), Interlocked.Read(ref _inputTokensSaved));
+        Interlocked.Read(ref _outputTokensSaved), Interlocked.Read(ref _inputTokensSaved), Budgets.Internal.Cost.ToUsd(Interlocked.Read(ref _costSavedNanos)));
 
     /// <inheritdoc />
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -116,7 +119,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
             return fresh;
         }
 
-        return Hit(entry);
+        return Hit(entry, messages, options, streaming: false);
     }
 
     /// <inheritdoc />
@@ -172,7 +175,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
                 key, static _ => ValueTask.FromResult<CachedResponse?>(null), EntryOptions(control, LookupOnly), tags: null, cancellationToken).ConfigureAwait(false);
             if (entry is not null && (control.MaxAge is not TimeSpan maxAge || _time.GetUtcNow() - entry.CreatedAt <= maxAge))
             {
-                foreach (ChatResponseUpdate update in Hit(entry).ToChatResponseUpdates())
+                foreach (ChatResponseUpdate update in Hit(entry, messages, options, streaming: true).ToChatResponseUpdates())
                 {
                     yield return update;
                 }
@@ -242,42 +245,51 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         }
     }
 
-    /// <summary>Serialises the answer without the router's per-request report, which would be wrong on a hit.</summary>
+    /// <summary>
+    /// Serialises the answer without the per-request annotations of the layers below (the router's report and the budget
+    /// layer's cost), which would be wrong on a hit; the cost is kept beside the answer as what a hit saves.
+    /// </summary>
     private CachedResponse ToEntry(ChatResponse response)
     {
-        object? report = null;
-        response.AdditionalProperties?.Remove(RoutingChatOptionsExtensions.ReportKey, out report);
-        var messageReports = new List<(ChatMessage, object?)>();
+        decimal cost = response.GetCost()?.Usd ?? 0m;
+        var removed = new List<(AdditionalPropertiesDictionary, string, object?)>();
+        Strip(response.AdditionalProperties, removed);
         foreach (ChatMessage m in response.Messages)
         {
-            if (m.AdditionalProperties?.Remove(RoutingChatOptionsExtensions.ReportKey, out object? r) == true)
-            {
-                messageReports.Add((m, r));
-            }
+            Strip(m.AdditionalProperties, removed);
         }
 
         try
         {
-            return new CachedResponse(JsonSerializer.SerializeToUtf8Bytes(response, Json.GetTypeInfo(typeof(ChatResponse))), _time.GetUtcNow());
+            return new CachedResponse(JsonSerializer.SerializeToUtf8Bytes(response, Json.GetTypeInfo(typeof(ChatResponse))), _time.GetUtcNow(), cost);
         }
         finally
         {
-            if (report is not null)
+            foreach ((AdditionalPropertiesDictionary props, string key, object? value) in removed)
             {
-                response.AdditionalProperties![RoutingChatOptionsExtensions.ReportKey] = report;
+                props[key] = value;
             }
+        }
 
-            foreach ((ChatMessage m, object? r) in messageReports)
+        static void Strip(AdditionalPropertiesDictionary? props, List<(AdditionalPropertiesDictionary, string, object?)> removed)
+        {
+            foreach (string key in (ReadOnlySpan<string>)[RoutingChatOptionsExtensions.ReportKey, BudgetingChatOptionsExtensions.CostKey])
             {
-                m.AdditionalProperties![RoutingChatOptionsExtensions.ReportKey] = r;
+                if (props?.Remove(key, out object? value) == true)
+                {
+                    removed.Add((props, key, value));
+                }
             }
         }
     }
 
-    private ChatResponse Hit(CachedResponse entry)
+    private ChatResponse Hit(CachedResponse entry, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
     {
+        // A denied request is never served, not even from the cache; the budget layer also audits the hit.
+        _budget?.AdmitCacheHit(messages, options, streaming, entry.CostUsd);
         ChatResponse response = entry.CreateResponse(Json);
         Interlocked.Increment(ref _hits);
+        Interlocked.Add(ref _costSavedNanos, Budgets.Internal.Cost.ToNanos(entry.CostUsd));
         Saved(response.Usage);
         return response;
     }

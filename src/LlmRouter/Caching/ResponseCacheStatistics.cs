@@ -9,4 +9,5 @@ namespace LlmRouter;
 /// <param name="Bypassed">Requests the cache did not handle (conversation state, zero data retention, no-cache and no-store).</param>
 /// <param name="OutputTokensSaved">Output tokens of the hits' answers (a joined stream's once it has been read to its end).</param>
 /// <param name="InputTokensSaved">Input tokens of the hits' answers (a joined stream's once it has been read to its end).</param>
-public readonly record struct ResponseCacheStatistics(long Hits, long Misses, long Bypassed, long OutputTokensSaved, long InputTokensSaved);
+/// <param name="CostSavedUsd">What the stored answers served as hits cost when they were produced, in US dollars (known when the budget layer sits under the cache).</param>
+public readonly record struct ResponseCacheStatistics(long Hits, long Misses, long Bypassed, long OutputTokensSaved, long InputTokensSaved, decimal CostSavedUsd);

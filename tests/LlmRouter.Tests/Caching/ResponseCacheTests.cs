@@ -66,7 +66,7 @@ public sealed class ResponseCacheTests : IDisposable
         Assert.Equal("Paris #1", second.Text);
         Assert.NotSame(first, second);
         Assert.Equal(1, _produced);
-        Assert.Equal(new ResponseCacheStatistics(Hits: 1, Misses: 1, Bypassed: 0, OutputTokensSaved: 3, InputTokensSaved: 12), cache.Statistics);
+        Assert.Equal(new ResponseCacheStatistics(Hits: 1, Misses: 1, Bypassed: 0, OutputTokensSaved: 3, InputTokensSaved: 12, CostSavedUsd: 0m), cache.Statistics);
     }
 
     [Fact]

@@ -77,7 +77,7 @@ public sealed class StreamingCoalescingTests : IDisposable
         Assert.Equal(1, _streams);
         Assert.All(readers, r => Assert.Equal(ChunkTexts, r.Updates.Select(u => u.Text)));
         Assert.All(readers, r => Assert.Equal(Answer, r.Updates.ToChatResponse().Text));
-        Assert.Equal(new ResponseCacheStatistics(Hits: 11, Misses: 1, Bypassed: 0, OutputTokensSaved: 11 * 4, InputTokensSaved: 11 * 9), cache.Statistics);
+        Assert.Equal(new ResponseCacheStatistics(Hits: 11, Misses: 1, Bypassed: 0, OutputTokensSaved: 11 * 4, InputTokensSaved: 11 * 9, CostSavedUsd: 0m), cache.Statistics);
 
         // Nobody shares an update object or its contents list with anyone else.
         for (int i = 0; i < Chunks; i++)
@@ -231,7 +231,7 @@ public sealed class StreamingCoalescingTests : IDisposable
         Assert.Equal(Answer, replay.Updates.ToChatResponse().Text);
         Assert.Equal(1, _streams);
         Assert.Equal(0, _responses);
-        Assert.Equal(new ResponseCacheStatistics(Hits: 4, Misses: 1, Bypassed: 0, OutputTokensSaved: 4 * 4, InputTokensSaved: 4 * 9), cache.Statistics);
+        Assert.Equal(new ResponseCacheStatistics(Hits: 4, Misses: 1, Bypassed: 0, OutputTokensSaved: 4 * 4, InputTokensSaved: 4 * 9, CostSavedUsd: 0m), cache.Statistics);
     }
 
     [Fact]

@@ -58,7 +58,8 @@ public class ConfiguredLayersTests
         Assert.Equal(0.00075m, first.GetCost()!.Usd);
         Assert.Equal(1, provider.Calls);
         Assert.Null(hit.GetCost());
-        Assert.NotNull(client.GetService<ResponseCacheChatClient>());
+        ResponseCacheChatClient cache = client.GetService<ResponseCacheChatClient>()!;
+        Assert.Equal(0.00075m, cache.Statistics.CostSavedUsd);
         BudgetChatClient budgets = client.GetService<BudgetChatClient>()!;
         Assert.Equal(0.00075m, (await budgets.GetUsageAsync("team:search")).Single().SpentUsd);
         await Assert.ThrowsAsync<BudgetExceededException>(() => client.GetResponseAsync([new ChatMessage(ChatRole.User, "another")], Options()));
@@ -89,5 +90,33 @@ public class ConfiguredLayersTests
         Assert.Contains(ex.Failures, f => f.Contains("LlmRouter:Budgets:Scopes:0 ('team:search'):Budgets:0:LimitUsd", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.Contains("DowngradeRoute 'cheap'", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.Contains("('homegrown'):Price is missing", StringComparison.Ordinal));
+    }
+}
+
+public class CacheUnderBudgetPoliciesTests
+{
+    [Fact]
+    public async Task A_cache_hit_still_passes_the_scope_policy_is_audited_and_costs_nothing()
+    {
+        var h = new BudgetHarness();
+        TestChatClient provider = h.Add("a");
+        h.Router.Route("smart", "Ordered", "a");
+        h.Scope("user:alice", BudgetHarness.Usd(1m));
+        h.Scope("user:bob").DeniedRoutes.Add("smart");
+        BudgetChatClient budgets = h.Build();
+        var services = new ServiceCollection().AddHybridCache().Services.BuildServiceProvider();
+        var cache = new ResponseCacheChatClient(budgets, services.GetRequiredService<Microsoft.Extensions.Caching.Hybrid.HybridCache>(), timeProvider: h.Router.Time);
+
+        await cache.GetResponseAsync(BudgetHarness.Prompt, BudgetHarness.For("user:alice").Also(o => o.ModelId = "smart"));
+        ChatResponse hit = await cache.GetResponseAsync(BudgetHarness.Prompt, BudgetHarness.For("user:alice").Also(o => o.ModelId = "smart"));
+        await Assert.ThrowsAsync<PolicyViolationException>(() => cache.GetResponseAsync(BudgetHarness.Prompt, BudgetHarness.For("user:bob").Also(o => o.ModelId = "smart")));
+
+        Assert.Equal(1, provider.Calls);
+        Assert.Null(hit.GetCost());
+        Assert.Null(hit.GetRoutingReport());
+        Assert.Equal(0.001005m, (await h.UsageAsync(budgets, "user:alice")).Spent);
+        Assert.Equal(0.001005m, cache.Statistics.CostSavedUsd);
+        Assert.Equal([AuditDecision.Served, AuditDecision.CacheHit, AuditDecision.Denied], h.Audit.Records.Select(r => r.Decision));
+        Assert.Equal(0.001005m, h.Audit.Records[1].CostSavedUsd);
     }
 }

@@ -12,11 +12,15 @@ namespace LlmRouter.Caching.Internal;
 [ImmutableObject(true)]
 internal sealed class CachedResponse
 {
-    public CachedResponse(byte[] json, DateTimeOffset createdAt)
+    public CachedResponse(byte[] json, DateTimeOffset createdAt, decimal costUsd)
     {
         Json = json;
         CreatedAt = createdAt;
+        CostUsd = costUsd;
     }
+
+    /// <summary>What the answer cost when it was produced (0 when unknown): what each hit saves.</summary>
+    public decimal CostUsd { get; }
 
     public byte[] Json { get; }
 
