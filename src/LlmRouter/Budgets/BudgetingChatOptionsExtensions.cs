@@ -1,3 +1,4 @@
+using LlmRouter.Internal;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter;
@@ -35,23 +36,6 @@ public static class BudgetingChatOptionsExtensions
     public static RequestCost? GetCost(this ChatResponse response)
     {
         ArgumentNullException.ThrowIfNull(response);
-        if (Find(response.AdditionalProperties) is { } cost)
-        {
-            return cost;
-        }
-
-        // ToChatResponse() moves a streamed update's properties onto its message when the update carries a message id.
-        for (int i = response.Messages.Count - 1; i >= 0; i--)
-        {
-            if (Find(response.Messages[i].AdditionalProperties) is { } fromMessage)
-            {
-                return fromMessage;
-            }
-        }
-
-        return null;
+        return ResponseAnnotations.Find<RequestCost>(response, CostKey);
     }
-
-    private static RequestCost? Find(AdditionalPropertiesDictionary? props) =>
-        props is not null && props.TryGetValue(CostKey, out object? value) ? value as RequestCost : null;
 }

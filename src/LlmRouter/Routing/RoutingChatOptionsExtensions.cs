@@ -1,3 +1,4 @@
+using LlmRouter.Internal;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter;
@@ -35,22 +36,7 @@ public static class RoutingChatOptionsExtensions
     public static RoutingReport? GetRoutingReport(this ChatResponse response)
     {
         ArgumentNullException.ThrowIfNull(response);
-        if (Find(response.AdditionalProperties) is { } report)
-        {
-            return report;
-        }
-
-        // ToChatResponse() moves an update's properties onto its message when the update carries a message id.
-        IList<ChatMessage> messages = response.Messages;
-        for (int i = 0; i < messages.Count; i++)
-        {
-            if (Find(messages[i].AdditionalProperties) is { } fromMessage)
-            {
-                return fromMessage;
-            }
-        }
-
-        return null;
+        return ResponseAnnotations.Find<RoutingReport>(response, ReportKey);
     }
 
     /// <summary>
@@ -62,9 +48,6 @@ public static class RoutingChatOptionsExtensions
     public static RoutingReport? GetRoutingReport(this ChatResponseUpdate update)
     {
         ArgumentNullException.ThrowIfNull(update);
-        return Find(update.AdditionalProperties);
+        return ResponseAnnotations.Find<RoutingReport>(update.AdditionalProperties, ReportKey);
     }
-
-    private static RoutingReport? Find(AdditionalPropertiesDictionary? props) =>
-        props is not null && props.TryGetValue(ReportKey, out object? value) ? value as RoutingReport : null;
 }
