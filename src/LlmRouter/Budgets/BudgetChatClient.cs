@@ -28,13 +28,14 @@ public sealed class BudgetChatClient : DelegatingChatClient
     private readonly BudgetStore _store;
     private readonly IScopePathSource? _source;
     private readonly IAuditSink _audit;
-    private readonly TimeProvider _time;
+    private readonly WallClock _clock;
     private readonly ILogger _logger;
     private readonly PolicyTable _policies;
     private readonly LlmRouterChatClient? _router;
     private readonly FrozenDictionary<string, TokenRates> _routeRates;
     private readonly FrozenDictionary<string, DeploymentBudget> _deployments;
     private readonly bool _anyDeploymentBudget;
+    private readonly Dictionary<ScopePolicy, FrozenSet<string>> _fallbackLimited = new(ReferenceEqualityComparer.Instance);
     private int _ledgerDown;
 
     /// <summary>Initializes a new instance.</summary>
@@ -67,10 +68,10 @@ public sealed class BudgetChatClient : DelegatingChatClient
         _options = options;
         _store = store ?? new InMemoryBudgetStore();
         _source = scopePathSource;
-        _time = timeProvider ?? TimeProvider.System;
+        _clock = new WallClock(timeProvider ?? TimeProvider.System);
         _logger = loggerFactory?.CreateLogger("LlmRouter.Budgets") ?? NullLogger.Instance;
         _audit = auditSink ?? new LoggingAuditSink(loggerFactory?.CreateLogger("LlmRouter.Audit") ?? NullLogger.Instance);
-        _policies = new PolicyTable(options.Scopes, _time);
+        _policies = new PolicyTable(options.Scopes);
 
         var routeRates = new Dictionary<string, TokenRates>(StringComparer.OrdinalIgnoreCase);
         var deployments = new Dictionary<string, DeploymentBudget>(StringComparer.OrdinalIgnoreCase);
@@ -87,6 +88,14 @@ public sealed class BudgetChatClient : DelegatingChatClient
             if (WorstRates(_router.Reachable(null)) is { } defaultRates)
             {
                 routeRates[string.Empty] = defaultRates;
+            }
+
+            foreach (ScopePolicy policy in options.Scopes)
+            {
+                if (FallbackLimitedRoutes(_router, policy) is { Count: > 0 } limited)
+                {
+                    _fallbackLimited[policy] = limited;
+                }
             }
 
             foreach (Deployment d in _router.Deployments)
@@ -116,7 +125,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
             return [];
         }
 
-        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset now = _clock.UtcNow();
         var usage = new BudgetUsage[scope.Accounts.Length];
         for (int i = 0; i < usage.Length; i++)
         {
@@ -291,11 +300,29 @@ public sealed class BudgetChatClient : DelegatingChatClient
     }
 
     /// <summary>Settles a served request at its actual cost, puts the cost on the response and audits it.</summary>
-    private async ValueTask FinishAsync(Admission admission, ChatResponse response)
+    private ValueTask FinishAsync(in Admission admission, ChatResponse response)
     {
         RoutingReport? report = response.GetRoutingReport();
         Measured cost = Measure(admission, response.Usage, report, static r => r.Text, response, outputFallback: null);
-        await SettleAsync(admission, report, cost).ConfigureAwait(false);
+        ValueTask settle = SettleAsync(admission, report, cost);
+        if (!settle.IsCompletedSuccessfully)
+        {
+            return FinishSlowAsync(settle, admission, report, cost, response);
+        }
+
+        settle.GetAwaiter().GetResult();
+        Annotate(admission, report, cost, response);
+        return default;
+    }
+
+    private async ValueTask FinishSlowAsync(ValueTask settle, Admission admission, RoutingReport? report, Measured cost, ChatResponse response)
+    {
+        await settle.ConfigureAwait(false);
+        Annotate(admission, report, cost, response);
+    }
+
+    private void Annotate(in Admission admission, RoutingReport? report, Measured cost, ChatResponse response)
+    {
         (response.AdditionalProperties ??= [])[BudgetingChatOptionsExtensions.CostKey] =
             new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
         Write(admission, AuditDecision.Served, report: report, cost: cost, responseText: _options.AuditContent ? response.Text : null);
@@ -309,7 +336,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
     {
         ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);
         string route = options?.ModelId ?? string.Empty;
-        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset now = _clock.UtcNow();
         if (path is not null && !_policies.IsEmpty)
         {
             int promptTokens = TokenEstimator.UpperBound(messages, options);
@@ -335,6 +362,37 @@ public sealed class BudgetChatClient : DelegatingChatClient
         return serviceKey is null && serviceType.IsInstanceOfType(this) ? this : base.GetService(serviceType, serviceKey);
     }
 
+    /// <summary>
+    /// The routes (by the key requests use: route name or "" for the default) whose fallback chain reaches a route the
+    /// policy's allowed or denied lists exclude, or a deployment whose model the denied list names: requests to them carry
+    /// the lists to the router, which skips what they exclude. Requests to other routes pay nothing for the lists.
+    /// </summary>
+    private static FrozenSet<string>? FallbackLimitedRoutes(LlmRouterChatClient router, ScopePolicy policy)
+    {
+        if (policy.AllowedRoutes.Count == 0 && policy.DeniedRoutes.Count == 0)
+        {
+            return null;
+        }
+
+        var limited = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (string key in router.Routes.Append(string.Empty))
+        {
+            bool first = true;
+            foreach ((string name, IReadOnlyList<Deployment> members) in router.Chain(key.Length == 0 ? null : key))
+            {
+                bool excluded = !first && ((policy.AllowedRoutes.Count > 0 && !Contains(policy.AllowedRoutes, name)) || Contains(policy.DeniedRoutes, name));
+                first = false;
+                if (excluded || members.Any(d => d.ModelId is { } model && Contains(policy.DeniedRoutes, model)))
+                {
+                    limited.Add(key);
+                    break;
+                }
+            }
+        }
+
+        return limited.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    }
+
     private static TokenRates? WorstRates(IEnumerable<Deployment> deployments)
     {
         TokenRates? worst = null;
@@ -354,65 +412,115 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
     private ValueTask<Admission> AdmitAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
-        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset now = _clock.UtcNow();
         ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);
         var admission = new Admission { Path = path, Route = options?.ModelId ?? string.Empty, Options = options, At = now, Streaming = streaming, Messages = messages };
-        return path is null || _policies.IsEmpty ? new(admission) : AdmitScopedAsync(admission, path, cancellationToken);
-    }
+        if (path is null || _policies.IsEmpty)
+        {
+            return new(admission);
+        }
 
-    private async ValueTask<Admission> AdmitScopedAsync(Admission admission, ScopePath path, CancellationToken cancellationToken)
-    {
-        (IEnumerable<ChatMessage> messages, string route, DateTimeOffset now, bool streaming) = (admission.Messages, admission.Route, admission.At, admission.Streaming);
-        int promptTokens = TokenEstimator.UpperBound(messages, admission.Options);
-        BudgetAccount[] accounts = CheckPolicies(path, route, ref admission.Options, promptTokens, now, streaming, messages);
+        int promptTokens = TokenEstimator.UpperBound(messages, options);
+        BudgetAccount[] accounts = CheckPolicies(path, admission.Route, ref admission.Options, promptTokens, now, streaming, messages);
         if (accounts.Length == 0)
         {
-            return admission;
+            return new(admission);
         }
 
         admission.Accounts = accounts;
+        admission.PromptTokens = promptTokens;
+
+        // The in-memory store answers synchronously: decide here, without a state machine; a remote store continues in ReserveSlowAsync.
         while (true)
         {
-            long reserve = RatesOf(admission.Options?.ModelId).WorstCase(promptTokens, admission.Options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
+            long reserve = WorstCase(admission);
+            ValueTask<BudgetReservation> pending;
+            try
+            {
+                pending = _store.ReserveAsync(accounts, reserve, now, cancellationToken);
+            }
+#pragma warning disable CA1031 // Handled as the store's asynchronous failure is.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                pending = ValueTask.FromException<BudgetReservation>(ex);
+            }
+
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return ReserveSlowAsync(admission, reserve, pending, cancellationToken);
+            }
+
+            if (Decide(ref admission, pending.Result, reserve))
+            {
+                return new(admission);
+            }
+        }
+    }
+
+    private async ValueTask<Admission> ReserveSlowAsync(Admission admission, long reserve, ValueTask<BudgetReservation> pending, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
             BudgetReservation r;
             try
             {
-                r = await _store.ReserveAsync(accounts, reserve, now, cancellationToken).ConfigureAwait(false);
-                LedgerAvailable();
+                r = await pending.ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 LedgerFailed(ex);
                 if (_options.OnLedgerFailure == LedgerFailureMode.FailClosed)
                 {
-                    var denied = new BudgetLedgerUnavailableException(RouteLabel(route), ex);
+                    var denied = new BudgetLedgerUnavailableException(RouteLabel(admission.Route), ex);
                     Write(admission, AuditDecision.Denied, reason: denied.Message);
                     throw denied;
                 }
 
+                // Fail open: the request goes ahead without a reservation, and nothing is settled for it.
                 admission.Accounts = [];
                 return admission;
             }
 
-            if (r.Granted)
+            if (Decide(ref admission, r, reserve))
             {
-                admission.Reserved = reserve;
                 return admission;
             }
 
-            BudgetAccount a = accounts[r.DeniedIndex];
-            if (a.Policy?.DowngradeRoute is { } cheaper && !string.Equals(admission.Options?.ModelId, cheaper, StringComparison.OrdinalIgnoreCase))
-            {
-                admission.Options = (admission.Options ?? new ChatOptions()).Clone();
-                admission.Options.ModelId = cheaper;
-                continue;
-            }
-
-            var exceeded = new BudgetExceededException(
-                RouteLabel(route), a.Owner, a.Window, a.Limit, Cost.ToUsd(r.SpentNanos + r.ReservedNanos), Cost.ToUsd(reserve), a.WindowEnd(now));
-            Write(admission, AuditDecision.Denied, reason: exceeded.Message);
-            throw exceeded;
+            reserve = WorstCase(admission);
+            pending = _store.ReserveAsync(admission.Accounts, reserve, admission.At, cancellationToken);
         }
+    }
+
+    /// <summary>The request's worst-case cost on the route it is (now) going to.</summary>
+    private long WorstCase(in Admission admission) =>
+        RatesOf(admission.Options?.ModelId).WorstCase(admission.PromptTokens, admission.Options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
+
+    /// <summary>
+    /// Acts on the store's answer: <see langword="true"/> when granted; <see langword="false"/> after switching the
+    /// request to its scope's downgrade route (reserve again); otherwise throws <see cref="BudgetExceededException"/>.
+    /// </summary>
+    private bool Decide(ref Admission admission, BudgetReservation r, long reserve)
+    {
+        LedgerAvailable();
+        if (r.Granted)
+        {
+            admission.Reserved = reserve;
+            return true;
+        }
+
+        BudgetAccount a = admission.Accounts[r.DeniedIndex];
+        if (a.Policy?.DowngradeRoute is { } cheaper && !string.Equals(admission.Options?.ModelId, cheaper, StringComparison.OrdinalIgnoreCase))
+        {
+            admission.Options = (admission.Options ?? new ChatOptions()).Clone();
+            admission.Options.ModelId = cheaper;
+            return false;
+        }
+
+        var exceeded = new BudgetExceededException(
+            RouteLabel(admission.Route), a.Owner, a.Window, a.Limit, Cost.ToUsd(r.SpentNanos + r.ReservedNanos), Cost.ToUsd(reserve), a.WindowEnd(admission.At));
+        Write(admission, AuditDecision.Denied, reason: exceeded.Message);
+        throw exceeded;
     }
 
     /// <summary>Applies every scope's rules to the request (possibly replacing its options) and returns the budget accounts of the path.</summary>
@@ -421,6 +529,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
         ResolvedPath resolved = _policies.Resolve(path);
         int? cap = null;
         List<string>? regions = null;
+        List<string>? allowedRoutes = null;
+        List<string>? deniedRoutes = null;
         ScopeRuntime[] scopes = resolved.RuleScopes;
         for (int i = 0; i < scopes.Length; i++)
         {
@@ -437,6 +547,20 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 throw Deny(path, route, scope, PolicyViolation.RouteDenied, $"route '{routeName}' is denied.", null, now, streaming, messages);
             }
 
+            if ((p.AllowedRoutes.Count > 0 || p.DeniedRoutes.Count > 0) && _fallbackLimited.TryGetValue(p, out FrozenSet<string>? limitedRoutes) && limitedRoutes.Contains(route))
+            {
+                // The route's fallbacks (or its deployments' models) reach what this scope excludes: the router must skip them.
+                if (p.AllowedRoutes.Count > 0)
+                {
+                    allowedRoutes = allowedRoutes is null ? [.. p.AllowedRoutes] : Intersect(allowedRoutes, p.AllowedRoutes);
+                }
+
+                if (p.DeniedRoutes.Count > 0)
+                {
+                    (deniedRoutes ??= []).AddRange(p.DeniedRoutes);
+                }
+            }
+
             if (p.AllowedRegions.Count > 0)
             {
                 if (options.GetRouteConstraints()?.Regions is { Count: > 0 } asked)
@@ -451,7 +575,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 }
                 else
                 {
-                    regions = regions is null ? [.. p.AllowedRegions] : regions.FindAll(x => Contains(p.AllowedRegions, x));
+                    regions = regions is null ? [.. p.AllowedRegions] : Intersect(regions, p.AllowedRegions);
                 }
             }
 
@@ -461,7 +585,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
             }
 
             int maxOutput = Math.Min(cap ?? int.MaxValue, options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
-            if (scope.TryAcquire(promptTokens + maxOutput, out TimeSpan? retryAfter) is PolicyViolation limited)
+            if (scope.TryAcquire(promptTokens + maxOutput, now.UtcTicks, out TimeSpan? retryAfter) is PolicyViolation limited)
             {
                 throw Deny(path, route, scope, limited, limited == PolicyViolation.RequestRateExceeded
                     ? $"more than {p.RequestsPerMinute} requests per minute."
@@ -476,7 +600,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
             cap = Math.Min(cap ?? int.MaxValue, _options.DefaultMaxOutputTokens);
         }
 
-        if ((cap is int c && (options?.MaxOutputTokens is not int asked2 || asked2 > c)) || regions is not null)
+        bool narrow = regions is not null || allowedRoutes is not null || deniedRoutes is not null;
+        if ((cap is int c && (options?.MaxOutputTokens is not int asked2 || asked2 > c)) || narrow)
         {
             options = options?.Clone() ?? new ChatOptions();
             if (cap is int c2 && (options.MaxOutputTokens is not int asked3 || asked3 > c2))
@@ -484,18 +609,11 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 options.MaxOutputTokens = c2;
             }
 
-            if (regions is not null)
+            if (narrow)
             {
                 RouteConstraints? existing = options.GetRouteConstraints();
                 options.AdditionalProperties = options.AdditionalProperties is null ? [] : new AdditionalPropertiesDictionary(options.AdditionalProperties);
-                options.WithRouteConstraints(new RouteConstraints
-                {
-                    Regions = regions,
-                    RequireZeroDataRetention = existing?.RequireZeroDataRetention ?? false,
-                    RequiredTags = existing?.RequiredTags,
-                    DisableFallbacks = existing?.DisableFallbacks ?? false,
-                    MaxAttempts = existing?.MaxAttempts,
-                });
+                options.WithRouteConstraints(RouteConstraints.Narrow(existing, regions, allowedRoutes, deniedRoutes));
             }
         }
 
@@ -508,6 +626,21 @@ public sealed class BudgetChatClient : DelegatingChatClient
         var denied = new PolicyViolationException(RouteLabel(route), scope.Id, violation, detail, retryAfter);
         Write(new Admission { Path = path, Route = route, At = now, Streaming = streaming, Messages = messages }, AuditDecision.Denied, reason: denied.Message);
         return denied;
+    }
+
+    /// <summary>The regions of <paramref name="regions"/> also in <paramref name="allowed"/> (no lambda: a captured variable would cost every rule scope an allocation).</summary>
+    private static List<string> Intersect(List<string> regions, IList<string> allowed)
+    {
+        var both = new List<string>(regions.Count);
+        foreach (string region in regions)
+        {
+            if (Contains(allowed, region))
+            {
+                both.Add(region);
+            }
+        }
+
+        return both;
     }
 
     private static bool Contains(IList<string> list, string value)
@@ -571,40 +704,77 @@ public sealed class BudgetChatClient : DelegatingChatClient
         return new Measured(rates.WorstCase(input, output), true, input, output);
     }
 
-    private async ValueTask SettleAsync(Admission admission, RoutingReport? report, Measured cost)
+    /// <summary>Settles the reservation at <paramref name="cost"/> and charges the serving deployment's budgets; never throws.</summary>
+    private ValueTask SettleAsync(in Admission admission, RoutingReport? report, Measured cost)
     {
         if (admission.Accounts.Length > 0)
         {
+            ValueTask pending;
             try
             {
-                await _store.SettleAsync(admission.Accounts, admission.At, admission.Reserved, cost.Nanos, CancellationToken.None).ConfigureAwait(false);
+                pending = _store.SettleAsync(admission.Accounts, admission.At, admission.Reserved, cost.Nanos, CancellationToken.None);
+            }
+#pragma warning disable CA1031 // Handled as the store's asynchronous failure is.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                pending = ValueTask.FromException(ex);
+            }
+
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return SettleSlowAsync(pending, report, cost);
+            }
+
+            pending.GetAwaiter().GetResult();
+            LedgerAvailable();
+        }
+
+        return _anyDeploymentBudget && report is not null ? ChargeDeploymentAsync(report, cost) : default;
+    }
+
+    private async ValueTask SettleSlowAsync(ValueTask pending, RoutingReport? report, Measured cost)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+            LedgerAvailable();
+        }
+        catch (Exception ex)
+        {
+            LedgerFailed(ex);
+        }
+
+        if (_anyDeploymentBudget && report is not null)
+        {
+            await ChargeDeploymentAsync(report, cost).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Charges the serving deployment's own budgets and takes it out of routing when one is exhausted.</summary>
+    private async ValueTask ChargeDeploymentAsync(RoutingReport report, Measured cost)
+    {
+        if (!_deployments.TryGetValue(report.Deployment, out DeploymentBudget? d) || d.Budgets.Length == 0)
+        {
+            return;
+        }
+
+        DateTimeOffset now = _clock.UtcNow();
+        foreach (BudgetAccount a in d.Budgets)
+        {
+            try
+            {
+                long spent = await _store.ChargeAsync(a, cost.Nanos, now, CancellationToken.None).ConfigureAwait(false);
                 LedgerAvailable();
+                if (spent >= a.LimitNanos && a.WindowEnd(now) is { } resets)
+                {
+                    d.Deployment.BlockForBudget(resets);
+                    BudgetLog.DeploymentBudgetExhausted(_logger, d.Deployment.Name, a.Window, a.Limit, resets);
+                }
             }
             catch (Exception ex)
             {
                 LedgerFailed(ex);
-            }
-        }
-
-        if (_anyDeploymentBudget && report is not null && _deployments.TryGetValue(report.Deployment, out DeploymentBudget? d) && d.Budgets.Length > 0)
-        {
-            DateTimeOffset now = _time.GetUtcNow();
-            foreach (BudgetAccount a in d.Budgets)
-            {
-                try
-                {
-                    long spent = await _store.ChargeAsync(a, cost.Nanos, now, CancellationToken.None).ConfigureAwait(false);
-                    LedgerAvailable();
-                    if (spent >= a.LimitNanos && a.WindowEnd(now) is { } resets)
-                    {
-                        d.Deployment.BlockForBudget(resets);
-                        BudgetLog.DeploymentBudgetExhausted(_logger, d.Deployment.Name, a.Window, a.Limit, resets);
-                    }
-                }
-                catch (Exception ex)
-                {
-                    LedgerFailed(ex);
-                }
             }
         }
     }
@@ -682,6 +852,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         public IEnumerable<ChatMessage> Messages;
         public BudgetAccount[] Accounts;
         public long Reserved;
+        public int PromptTokens;
 
         public Admission()
         {

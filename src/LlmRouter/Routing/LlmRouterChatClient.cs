@@ -139,6 +139,16 @@ public sealed class LlmRouterChatClient : IChatClient
     internal string? ResolveRouteName(string? modelId) =>
         modelId is null ? _routes.Default.Name : _routes.TryGet(modelId, out CompiledRoute route) ? route.Name : null;
 
+    /// <summary>The routes a request to <paramref name="routeName"/> tries, in order (the route, then its fallbacks), with their members.</summary>
+    internal IEnumerable<(string Route, IReadOnlyList<Deployment> Members)> Chain(string? routeName)
+    {
+        CompiledRoute route = routeName is null ? _routes.Default : _routes.TryGet(routeName, out CompiledRoute r) ? r : _routes.Default;
+        foreach (CompiledRoute step in route.Chain)
+        {
+            yield return (step.Name, step.Members);
+        }
+    }
+
     /// <summary>Every deployment a request to <paramref name="routeName"/> may reach: its members and those of its fallbacks.</summary>
     internal IEnumerable<Deployment> Reachable(string? routeName)
     {
@@ -529,6 +539,13 @@ public sealed class LlmRouterChatClient : IChatClient
                 }
 
                 break;
+            }
+
+            if (state.RouteIndex > 0 && state.Scope.Constraints is { } c && !c.AllowsRoute(state.Chain[state.RouteIndex].Name))
+            {
+                // A fallback route the request's scope policies exclude.
+                state.RouteIndex++;
+                continue;
             }
 
             Selection.Initialize(ref state.Selection, state.Chain[state.RouteIndex], in state.Scope, now, ref state.Unavailable);

@@ -24,9 +24,36 @@ public sealed class RouteConstraints
     /// <summary>Gets or sets the most attempts this request may make; <see langword="null"/> uses <see cref="LlmRouterOptions.MaxAttempts"/>.</summary>
     public int? MaxAttempts { get; set; }
 
+    /// <summary>Routes this request may fall back to (set by the budget layer from scope policies); <see langword="null"/> allows any.</summary>
+    internal IReadOnlyList<string>? AllowedRoutes { get; set; }
+
+    /// <summary>Routes this request may not fall back to, and model ids no serving deployment may have (set by the budget layer).</summary>
+    internal IReadOnlyList<string>? DeniedRoutes { get; set; }
+
+    /// <summary>Whether the request may use this route of its fallback chain.</summary>
+    internal bool AllowsRoute(string route) =>
+        (AllowedRoutes is not { Count: > 0 } allowed || Contains(allowed, route)) && (DeniedRoutes is not { Count: > 0 } denied || !Contains(denied, route));
+
+    /// <summary>A copy carrying these constraints and <paramref name="regions"/>, <paramref name="allowedRoutes"/> and <paramref name="deniedRoutes"/> on top.</summary>
+    internal static RouteConstraints Narrow(RouteConstraints? existing, IReadOnlyList<string>? regions, IReadOnlyList<string>? allowedRoutes, IReadOnlyList<string>? deniedRoutes) => new()
+    {
+        Regions = regions ?? existing?.Regions,
+        RequireZeroDataRetention = existing?.RequireZeroDataRetention ?? false,
+        RequiredTags = existing?.RequiredTags,
+        DisableFallbacks = existing?.DisableFallbacks ?? false,
+        MaxAttempts = existing?.MaxAttempts,
+        AllowedRoutes = allowedRoutes ?? existing?.AllowedRoutes,
+        DeniedRoutes = deniedRoutes ?? existing?.DeniedRoutes,
+    };
+
     internal bool Allows(Deployment deployment)
     {
         if (RequireZeroDataRetention && !deployment.ZeroDataRetention)
+        {
+            return false;
+        }
+
+        if (DeniedRoutes is { Count: > 0 } denied && Contains(denied, deployment.ModelId))
         {
             return false;
         }

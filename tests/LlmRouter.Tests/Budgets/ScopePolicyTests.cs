@@ -48,6 +48,58 @@ public class ScopePolicyTests
         Assert.Equal(0, smart.Calls);
     }
 
+    private static BudgetHarness FallingBack(out TestChatClient cheap, out TestChatClient premium)
+    {
+        var h = new BudgetHarness();
+        cheap = h.Router.Add("cheap-1", TestChatClient.Throwing("cheap-1", () => new HttpRequestException("down", null, System.Net.HttpStatusCode.ServiceUnavailable)), d => d.Price = Price());
+        premium = h.Add("premium-1", configure: d => d.ModelId = "gpt-premium");
+        h.Router.Route("cheap", "Ordered", "cheap-1").Fallbacks.Add("premium");
+        h.Router.Route("premium", "Ordered", "premium-1");
+        return h;
+    }
+
+    [Fact]
+    public async Task A_denied_route_is_never_reached_as_a_fallback()
+    {
+        BudgetHarness h = FallingBack(out TestChatClient cheap, out TestChatClient premium);
+        h.Scope("team:interns").DeniedRoutes.Add("premium");
+        BudgetChatClient client = h.Build();
+
+        await Assert.ThrowsAsync<AllAttemptsFailedException>(() => client.GetResponseAsync(Prompt, For("team:interns").Also(o => o.ModelId = "cheap")));
+        ChatResponse other = await client.GetResponseAsync(Prompt, For("team:seniors").Also(o => o.ModelId = "cheap"));
+
+        Assert.Equal("premium-1", other.GetRoutingReport()!.Deployment);
+        Assert.Equal((2, 1), (cheap.Calls, premium.Calls));
+    }
+
+    [Fact]
+    public async Task A_fallback_outside_the_allow_list_is_skipped()
+    {
+        BudgetHarness h = FallingBack(out TestChatClient cheap, out TestChatClient premium);
+        h.Scope("team:interns").AllowedRoutes.Add("cheap");
+        BudgetChatClient client = h.Build();
+
+        await Assert.ThrowsAsync<AllAttemptsFailedException>(() => client.GetResponseAsync(Prompt, For("team:interns").Also(o => o.ModelId = "cheap")));
+
+        Assert.Equal((1, 0), (cheap.Calls, premium.Calls));
+    }
+
+    [Fact]
+    public async Task A_denied_model_id_excludes_the_deployments_serving_it()
+    {
+        var h = new BudgetHarness();
+        TestChatClient premium = h.Add("premium-1", configure: d => d.ModelId = "gpt-premium");
+        TestChatClient basic = h.Add("basic-1", configure: d => d.ModelId = "gpt-basic");
+        h.Router.Route("chat", "Ordered", "premium-1", "basic-1");
+        h.Scope("team:interns").DeniedRoutes.Add("gpt-premium");
+        BudgetChatClient client = h.Build();
+
+        ChatResponse response = await client.GetResponseAsync(Prompt, For("team:interns").Also(o => o.ModelId = "chat"));
+
+        Assert.Equal("basic-1", response.GetRoutingReport()!.Deployment);
+        Assert.Equal((0, 1), (premium.Calls, basic.Calls));
+    }
+
     [Fact]
     public async Task Allowed_regions_constrain_routing_through_every_failover()
     {

@@ -9,11 +9,9 @@ internal sealed class PolicyTable
     private readonly FrozenDictionary<string, ScopeRuntime> _exact;
     private readonly FrozenDictionary<string, ScopePolicy> _templates;
     private readonly ConcurrentDictionary<string, ScopeRuntime?> _byId = new(StringComparer.OrdinalIgnoreCase);
-    private readonly TimeProvider _time;
 
-    public PolicyTable(IList<ScopePolicy> scopes, TimeProvider time)
+    public PolicyTable(IList<ScopePolicy> scopes)
     {
-        _time = time;
         var exact = new Dictionary<string, ScopeRuntime>(StringComparer.OrdinalIgnoreCase);
         var templates = new Dictionary<string, ScopePolicy>(StringComparer.OrdinalIgnoreCase);
         foreach (ScopePolicy s in scopes)
@@ -24,7 +22,7 @@ internal sealed class PolicyTable
             }
             else
             {
-                exact[s.Scope] = new ScopeRuntime(s.Scope, s, time);
+                exact[s.Scope] = new ScopeRuntime(s.Scope, s);
             }
         }
 
@@ -81,7 +79,7 @@ internal sealed class PolicyTable
         return _byId.GetOrAdd(id, static (id, self) =>
         {
             int colon = id.IndexOf(':', StringComparison.Ordinal);
-            return colon > 0 && self._templates.TryGetValue(id[..(colon + 1)], out ScopePolicy? policy) ? new ScopeRuntime(id, policy, self._time) : null;
+            return colon > 0 && self._templates.TryGetValue(id[..(colon + 1)], out ScopePolicy? policy) ? new ScopeRuntime(id, policy) : null;
         }, this);
     }
 }

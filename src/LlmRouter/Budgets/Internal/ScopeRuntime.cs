@@ -6,7 +6,7 @@ internal sealed class ScopeRuntime
     private readonly MinuteRateLimiter? _requests;
     private readonly MinuteRateLimiter? _tokens;
 
-    public ScopeRuntime(string id, ScopePolicy policy, TimeProvider time)
+    public ScopeRuntime(string id, ScopePolicy policy)
     {
         Id = id;
         Policy = policy;
@@ -16,8 +16,8 @@ internal sealed class ScopeRuntime
             Accounts[i] = new BudgetAccount(id, policy.Budgets[i], isDeployment: false) { Policy = policy };
         }
 
-        _requests = policy.RequestsPerMinute is int rpm ? new MinuteRateLimiter(rpm, time) : null;
-        _tokens = policy.TokensPerMinute is int tpm ? new MinuteRateLimiter(tpm, time) : null;
+        _requests = policy.RequestsPerMinute is int rpm ? new MinuteRateLimiter(rpm) : null;
+        _tokens = policy.TokensPerMinute is int tpm ? new MinuteRateLimiter(tpm) : null;
         HasRules = policy.AllowedRoutes.Count > 0 || policy.DeniedRoutes.Count > 0 || policy.AllowedRegions.Count > 0
             || policy.MaxOutputTokensPerRequest is not null || _requests is not null || _tokens is not null;
     }
@@ -32,15 +32,15 @@ internal sealed class ScopeRuntime
     public bool HasRules { get; }
 
     /// <summary>Takes one request and <paramref name="tokens"/> tokens from the rate limits, or says which limit refused.</summary>
-    public PolicyViolation? TryAcquire(int tokens, out TimeSpan? retryAfter)
+    public PolicyViolation? TryAcquire(int tokens, long nowTicks, out TimeSpan? retryAfter)
     {
         retryAfter = null;
-        if (_requests is not null && !_requests.TryAcquire(1, out retryAfter))
+        if (_requests is not null && !_requests.TryAcquire(1, nowTicks, out retryAfter))
         {
             return PolicyViolation.RequestRateExceeded;
         }
 
-        if (_tokens is not null && !_tokens.TryAcquire(tokens, out retryAfter))
+        if (_tokens is not null && !_tokens.TryAcquire(tokens, nowTicks, out retryAfter))
         {
             return PolicyViolation.TokenRateExceeded;
         }
@@ -50,7 +50,7 @@ internal sealed class ScopeRuntime
 }
 
 /// <summary>
-/// A per-minute sliding-window limit (six 10-second segments) read from the <see cref="TimeProvider"/>.
+/// A per-minute sliding-window limit (six 10-second segments) on the budget layer's clock (its <see cref="TimeProvider"/>).
 /// System.Threading.RateLimiting's limiters were the first choice, but even with manual replenishment they read
 /// <c>Stopwatch</c> time, so their windows could neither follow a FakeTimeProvider in tests nor an application's clock.
 /// </summary>
@@ -60,22 +60,19 @@ internal sealed class MinuteRateLimiter
     private static readonly long SegmentTicks = TimeSpan.TicksPerMinute / Segments;
 
     private readonly int[] _counts = new int[Segments];
-    private readonly TimeProvider _time;
     private readonly int _limit;
     private readonly Lock _gate = new();
     private long _segment;
     private int _total;
 
-    public MinuteRateLimiter(int permitsPerMinute, TimeProvider time)
+    public MinuteRateLimiter(int permitsPerMinute)
     {
         _limit = permitsPerMinute;
-        _time = time;
-        _segment = time.GetUtcNow().UtcTicks / SegmentTicks;
     }
 
-    public bool TryAcquire(int permits, out TimeSpan? retryAfter)
+    /// <summary>Takes <paramref name="permits"/> at <paramref name="now"/> (UTC ticks) if the last minute leaves room for them.</summary>
+    public bool TryAcquire(int permits, long now, out TimeSpan? retryAfter)
     {
-        long now = _time.GetUtcNow().UtcTicks;
         long segment = now / SegmentTicks;
         lock (_gate)
         {
