@@ -332,23 +332,40 @@ public sealed class BudgetChatClient : DelegatingChatClient
     /// Admits a request the response cache answers: the scope's policy checks and rate limits apply (a denied request is
     /// never served, not even from the cache), no budget is reserved, and the hit is audited with what it saved.
     /// </summary>
-    internal void AdmitCacheHit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, decimal costSavedUsd)
+    internal void AdmitCacheHit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, decimal costSavedUsd) =>
+        AuditCacheHit(options, streaming, costSavedUsd, CheckCacheHit(messages, options, streaming));
+
+    /// <summary>
+    /// The policy checks and rate limits of <see cref="AdmitCacheHit"/> alone, for a caller about to join a stream another
+    /// caller started (its cost is known only when the stream ends); returns the admission time for <see cref="AuditCacheHit"/>.
+    /// </summary>
+    internal DateTimeOffset CheckCacheHit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
     {
         ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);
-        string route = options?.ModelId ?? string.Empty;
         DateTimeOffset now = _clock.UtcNow();
         if (path is not null && !_policies.IsEmpty)
         {
             int promptTokens = TokenEstimator.UpperBound(messages, options);
             ChatOptions? unused = options;
-            CheckPolicies(path, route, ref unused, promptTokens, now, streaming, messages);
+            CheckPolicies(path, options?.ModelId ?? string.Empty, ref unused, promptTokens, now, streaming, messages);
+        }
+
+        return now;
+    }
+
+    /// <summary>Audits a request the cache answered (from an entry, or by joining another caller's stream).</summary>
+    internal void AuditCacheHit(ChatOptions? options, bool streaming, decimal costSavedUsd, DateTimeOffset admittedAt)
+    {
+        if (_audit is LoggingAuditSink { Enabled: false })
+        {
+            return;
         }
 
         _audit.Write(new AuditRecord
         {
-            Timestamp = now,
-            ScopePath = path,
-            Route = RouteLabel(route),
+            Timestamp = admittedAt,
+            ScopePath = options.GetScopePath() ?? _source?.GetScopePath(options),
+            Route = RouteLabel(options?.ModelId ?? string.Empty),
             Decision = AuditDecision.CacheHit,
             Streaming = streaming,
             CostSavedUsd = costSavedUsd,

@@ -157,10 +157,13 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
         SharedStream stream;
         bool producer = false;
+        DateTimeOffset? admitted = null;
         while (true)
         {
             if (_inFlight.TryGetValue(key, out SharedStream? running))
             {
+                // A caller joining another's stream is served by the cache: its scope's policies apply first (once).
+                admitted ??= _budget?.CheckCacheHit(messages, options, streaming: true) ?? default;
                 if (running.TryJoin())
                 {
                     stream = running;
@@ -212,7 +215,10 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
         if (!producer)
         {
+            decimal saved = stream.Response?.GetCost()?.Usd ?? 0m;
+            Interlocked.Add(ref _costSavedNanos, Budgets.Internal.Cost.ToNanos(saved));
             Saved(stream.Response?.Usage);
+            _budget?.AuditCacheHit(options, streaming: true, saved, admitted ?? default);
         }
     }
 

@@ -88,6 +88,38 @@ public sealed class StreamingCoalescingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_caller_joining_a_stream_passes_its_own_scope_policies_and_is_audited_with_the_cost_it_saved()
+    {
+        var audit = new Budgets.RecordingAuditSink();
+        var policies = new BudgetOptions();
+        policies.Scopes.Add(new ScopePolicy { Scope = "team:interns", DeniedRoutes = { "gpt-4o" } });
+        var budgets = new BudgetChatClient(_provider, policies, auditSink: audit, timeProvider: _time);
+        var cache = new ResponseCacheChatClient(budgets, _cache, new ResponseCacheOptions(), _time);
+        ChatOptions As(string team) => new ChatOptions { ModelId = "gpt-4o" }.WithScopePath(new ScopePath($"team:{team}"));
+
+        var producer = new Reader(cache, As("search"));
+        GatedCall call = await Call(0);
+        call.Release(0);
+        await producer.Received(1);
+        var denied = new Reader(cache, As("interns"));
+        var joiner = new Reader(cache, As("ads"));
+        await joiner.Received(1);
+        call.ReleaseAll();
+        await Task.WhenAll(producer.Completion, joiner.Completion);
+
+        PolicyViolationException ex = await Assert.ThrowsAsync<PolicyViolationException>(() => denied.Completion);
+        Assert.Equal(("team:interns", PolicyViolation.RouteDenied), (ex.Scope, ex.Violation));
+        Assert.Empty(denied.Updates);
+        Assert.Equal(Answer, joiner.Updates.ToChatResponse().Text);
+        Assert.Equal(1, _streams);
+        decimal cost = producer.Updates.ToChatResponse().GetCost()!.Usd;
+        Assert.True(cost > 0m);
+        AuditRecord hit = Assert.Single(audit.Records, r => r.Decision == AuditDecision.CacheHit);
+        Assert.Equal(("team:ads", cost), (hit.ScopePath!.ToString(), hit.CostSavedUsd));
+        Assert.Equal(cost, cache.Statistics.CostSavedUsd);
+    }
+
+    [Fact]
     public async Task A_caller_joining_mid_stream_gets_the_updates_from_the_start()
     {
         ResponseCacheChatClient cache = Cache();
@@ -348,7 +380,7 @@ public sealed class StreamingCoalescingTests : IDisposable
     private sealed class Reader
     {
         private readonly List<ChatResponseUpdate> _updates = [];
-        private readonly TaskCompletionSource[] _received = [.. Enumerable.Range(0, Chunks + 1).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))];
+        private readonly TaskCompletionSource[] _received = [.. Enumerable.Range(0, Chunks + 2).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))]; // + the budget layer's cost update;
         private readonly TaskCompletionSource _resume = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly bool _vandalise;
         private readonly Task _completion;
