@@ -13,6 +13,8 @@ namespace LlmRouter.Demo;
 /// Three simulated providers behind the real OpenAI and Anthropic SDKs, over HTTP on 127.0.0.1: "flaky" is the fastest
 /// until an outage (503s and hangs) from 4 s to 10 s, "fast" is a little slower, "slow" is slow. A steady stream of
 /// requests shows the router converging on flaky, moving off it during the outage, and returning when it recovers.
+/// With <c>--budget USD</c> every request belongs to team "demo", whose total budget is that many dollars: the budget
+/// layer reserves each request's worst case, settles it at the real cost and rejects requests once the budget is spent.
 /// </summary>
 internal static class SimulatedDemo
 {
@@ -21,10 +23,12 @@ internal static class SimulatedDemo
     private static readonly TimeSpan OutageStart = TimeSpan.FromSeconds(4);
     private static readonly TimeSpan OutageEnd = TimeSpan.FromSeconds(10);
     private static readonly string[] Names = ["flaky", "fast", "slow"];
+    private static readonly ScopePath DemoTeam = new("org:demo", "team:demo");
 
     public static async Task<int> RunAsync(string[] args)
     {
         bool live = !args.Contains("--no-live") && AnsiConsole.Profile.Capabilities.Interactive;
+        decimal? budget = Budget(args);
         await using SimulatorServer sim = await SimulatorServer.StartAsync(new SimulatorOptions
         {
             Providers =
@@ -64,6 +68,12 @@ internal static class SimulatedDemo
                     o.LatencyRanking.ExplorationRate = 0.05;
                     o.Health.ConsecutiveFailureThreshold = 3;
                     o.Health.BreakDuration = TimeSpan.FromSeconds(2);
+                    if (budget is decimal usd)
+                    {
+                        // Prices come from the catalogue by model id (gpt-4o-mini, claude-haiku-4-5).
+                        o.Budgets = new BudgetOptions();
+                        o.Budgets.Scopes.Add(new ScopePolicy { Scope = "team:demo", Budgets = { new BudgetLimit { LimitUsd = usd, Window = BudgetWindow.Total } } });
+                    }
                 });
         });
         await using ServiceProvider provider = services.BuildServiceProvider();
@@ -80,6 +90,11 @@ internal static class SimulatedDemo
             {
                 await chat.GetResponseAsync("warm-up", new ChatOptions { ModelId = $"warm-up-{name}" });
             }
+        }
+
+        if (budget is decimal limit)
+        {
+            AnsiConsole.MarkupLine($"[grey]Budget: team \"demo\" may spend ${limit} in total; each request reserves its worst case (up to 100 output tokens at the route's dearest price).[/]");
         }
 
         var results = new ConcurrentBag<Outcome>();
@@ -112,7 +127,30 @@ internal static class SimulatedDemo
         await load;
         await outage;
         WriteSummary(router, [.. results]);
+        if (budget is not null && chat.GetService<BudgetChatClient>() is { } budgets)
+        {
+            BudgetUsage usage = (await budgets.GetUsageAsync("team:demo")).Single();
+            AnsiConsole.MarkupLine($"[bold]Budget[/]: spent ${usage.SpentUsd:0.000000} of ${usage.Account.Limit} (reserved now ${usage.ReservedUsd:0.000000}); " +
+                $"[yellow]{results.Count(r => r.OverBudget)}[/] requests rejected by the budget before any provider call.");
+        }
+
         return 0;
+    }
+
+    private static decimal? Budget(string[] args)
+    {
+        int at = Array.IndexOf(args, "--budget");
+        if (at < 0)
+        {
+            return null;
+        }
+
+        if (at + 1 >= args.Length || !decimal.TryParse(args[at + 1], NumberStyles.Number, CultureInfo.InvariantCulture, out decimal usd) || usd <= 0)
+        {
+            throw new ArgumentException($"--budget needs a positive amount in US dollars, for example --budget 0.005; got '{(at + 1 < args.Length ? args[at + 1] : "")}'.", nameof(args));
+        }
+
+        return usd;
     }
 
     /// <summary>Changes the running provider through the simulator's run-time API: healthy, outage, recovery.</summary>
@@ -141,9 +179,14 @@ internal static class SimulatedDemo
                 TimeSpan started = clock.Elapsed;
                 try
                 {
-                    ChatResponse response = await chat.GetResponseAsync($"Request {number}: summarise the news.", new ChatOptions { ModelId = "chat" });
+                    ChatOptions options = new ChatOptions { ModelId = "chat", MaxOutputTokens = 100 }.WithScopePath(DemoTeam);
+                    ChatResponse response = await chat.GetResponseAsync($"Request {number}: summarise the news.", options);
                     RoutingReport report = response.GetRoutingReport()!;
                     results.Add(new Outcome(started, clock.Elapsed - started, report.Deployment, report.Attempts));
+                }
+                catch (BudgetExceededException)
+                {
+                    results.Add(new Outcome(started, clock.Elapsed - started, null, [], OverBudget: true));
                 }
                 catch (LlmRouterException e)
                 {
@@ -239,5 +282,5 @@ internal static class SimulatedDemo
     private static string Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? "-" : $"{sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)]:0} ms";
 
-    private sealed record Outcome(TimeSpan Started, TimeSpan Elapsed, string? Deployment, IReadOnlyList<AttemptRecord> Attempts);
+    private sealed record Outcome(TimeSpan Started, TimeSpan Elapsed, string? Deployment, IReadOnlyList<AttemptRecord> Attempts, bool OverBudget = false);
 }
