@@ -247,7 +247,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
             {
                 // Nothing was produced: a failure before the first update (or a denial below us) is not billed.
                 await ReleaseAsync(admission).ConfigureAwait(false);
-                Write(admission, AuditDecision.Failed, reason: error?.Message ?? "The stream was abandoned before its first update.");
+                Write(admission, AuditDecision.Failed, reason: error is null ? "The stream was abandoned before its first update." : Describe(error));
             }
             else if (!completed)
             {
@@ -255,7 +255,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 Measured estimate = Measure(admission, null, report, static s => s, partial, outputFallback: partial);
                 await SettleAsync(admission, report, estimate).ConfigureAwait(false);
                 Write(admission, AuditDecision.Abandoned, report: report, cost: estimate,
-                    reason: error?.Message ?? "The caller stopped reading the stream before its end.", responseText: _options.AuditContent ? partial : null);
+                    reason: error is null ? "The caller stopped reading the stream before its end." : Describe(error), responseText: _options.AuditContent ? partial : null);
             }
         }
 
@@ -291,7 +291,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         catch (Exception ex)
         {
             await ReleaseAsync(admission).ConfigureAwait(false);
-            Write(admission, AuditDecision.Failed, reason: ex.Message);
+            Write(admission, AuditDecision.Failed, reason: Describe(ex));
             throw;
         }
 
@@ -841,6 +841,18 @@ public sealed class BudgetChatClient : DelegatingChatClient
             ResponseText = content ? responseText : null,
         });
     }
+
+    /// <summary>
+    /// An audit reason for a failure: the message of the router's and this layer's own exceptions (composed from names and
+    /// numbers), otherwise only the exception's type and HTTP status. Provider SDK messages can carry response bodies, and
+    /// an error body may echo request headers (API keys): they never reach the audit log.
+    /// </summary>
+    private static string Describe(Exception ex) => ex switch
+    {
+        LlmRouterException or BudgetExceededException or PolicyViolationException or BudgetLedgerUnavailableException or OperationCanceledException => ex.Message,
+        HttpRequestException { StatusCode: { } status } => $"{ex.GetType().Name} ({(int)status})",
+        _ => ex.GetType().Name,
+    };
 
     private void LedgerFailed(Exception ex)
     {

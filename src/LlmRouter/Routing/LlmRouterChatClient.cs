@@ -23,7 +23,7 @@ namespace LlmRouter;
 /// transparent for streams until the first update reaches the caller; after that an error propagates unchanged.
 /// Every response carries a <see cref="RoutingReport"/> (<c>response.GetRoutingReport()</c>).
 /// </remarks>
-public sealed class LlmRouterChatClient : IChatClient
+public sealed partial class LlmRouterChatClient : IChatClient
 {
     private static readonly Action<object?> CancelSource = static state => ((CancellationTokenSource)state!).Cancel();
 
