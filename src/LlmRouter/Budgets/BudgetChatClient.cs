@@ -1,7 +1,11 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using LlmRouter.Budgets.Internal;
+using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -36,6 +40,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
     private readonly FrozenDictionary<string, DeploymentBudget> _deployments;
     private readonly bool _anyDeploymentBudget;
     private readonly Dictionary<ScopePolicy, FrozenSet<string>> _fallbackLimited = new(ReferenceEqualityComparer.Instance);
+    private readonly BudgetAccount[] _observed;
+    private readonly ConcurrentDictionary<BudgetAccount, long> _lastRemaining = new(ReferenceEqualityComparer.Instance);
     private int _ledgerDown;
 
     /// <summary>Initializes a new instance.</summary>
@@ -108,6 +114,11 @@ public sealed class BudgetChatClient : DelegatingChatClient
         _routeRates = routeRates.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
         _deployments = deployments.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        _observed = [.. _policies.ExactScopes.SelectMany(s => s.Accounts), .. deployments.Values.SelectMany(d => d.Budgets)];
+        if (_observed.Length > 0)
+        {
+            RouterTelemetry.ObserveBudgets(this, ObserveRemaining);
+        }
     }
 
     /// <summary>Gets the store the counters live in.</summary>
@@ -141,6 +152,23 @@ public sealed class BudgetChatClient : DelegatingChatClient
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        return RequestSpan.ShouldStart(messages)
+            ? RequestSpan.TraceAsync((Self: this, Messages: messages, Options: options, Token: cancellationToken), messages, options, static s => s.Self.GetResponseCoreAsync(s.Messages, s.Options, s.Token))
+            : GetResponseCoreAsync(messages, options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        return RequestSpan.ShouldStart(messages)
+            ? RequestSpan.TraceStreamAsync((Self: this, Messages: messages, Options: options), messages, options, static (s, ct) => s.Self.StreamCoreAsync(s.Messages, s.Options, ct), cancellationToken)
+            : StreamCoreAsync(messages, options, cancellationToken);
+    }
+
+    private Task<ChatResponse> GetResponseCoreAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    {
 
         // In-memory ledgers and synchronously completing clients (caches, the router over a fast provider) finish here
         // without an async state machine of this layer's own; anything that really waits continues in RunAsync.
@@ -184,11 +212,9 @@ public sealed class BudgetChatClient : DelegatingChatClient
         }
     }
 
-    /// <inheritdoc />
-    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamCoreAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(messages);
         Admission admission = await AdmitAsync(messages, options, streaming: true, cancellationToken).ConfigureAwait(false);
         RoutingReport? report = null;
         UsageDetails? usage = null;
@@ -254,6 +280,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 string partial = text.ToString();
                 Measured estimate = Measure(admission, null, report, static s => s, partial, outputFallback: partial);
                 await SettleAsync(admission, report, estimate).ConfigureAwait(false);
+                RecordCost(admission, report, estimate);
                 Write(admission, AuditDecision.Abandoned, report: report, cost: estimate,
                     reason: error is null ? "The caller stopped reading the stream before its end." : Describe(error), responseText: _options.AuditContent ? partial : null);
             }
@@ -262,6 +289,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         string produced = text.ToString();
         Measured cost = Measure(admission, usage, report, static s => s, produced, outputFallback: produced);
         await SettleAsync(admission, report, cost).ConfigureAwait(false);
+        RecordCost(admission, report, cost);
         Write(admission, AuditDecision.Served, report: report, cost: cost, responseText: _options.AuditContent ? produced : null);
 
         if (last is null)
@@ -323,6 +351,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
     private void Annotate(in Admission admission, RoutingReport? report, Measured cost, ChatResponse response)
     {
+        RecordCost(admission, report, cost);
         (response.AdditionalProperties ??= [])[BudgetingChatOptionsExtensions.CostKey] =
             new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
         Write(admission, AuditDecision.Served, report: report, cost: cost, responseText: _options.AuditContent ? response.Text : null);
@@ -490,6 +519,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 if (_options.OnLedgerFailure == LedgerFailureMode.FailClosed)
                 {
                     var denied = new BudgetLedgerUnavailableException(RouteLabel(admission.Route), ex);
+                    Rejected(admission.Route, "ledger_unavailable", scope: null);
                     Write(admission, AuditDecision.Denied, reason: denied.Message);
                     throw denied;
                 }
@@ -536,6 +566,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
         var exceeded = new BudgetExceededException(
             RouteLabel(admission.Route), a.Owner, a.Window, a.Limit, Cost.ToUsd(r.SpentNanos + r.ReservedNanos), Cost.ToUsd(reserve), a.WindowEnd(admission.At));
+        Rejected(admission.Route, "budget_exceeded", a.Policy?.Scope ?? a.Owner);
         Write(admission, AuditDecision.Denied, reason: exceeded.Message);
         throw exceeded;
     }
@@ -641,6 +672,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         ScopePath path, string route, ScopeRuntime scope, PolicyViolation violation, string detail, TimeSpan? retryAfter, DateTimeOffset now, bool streaming, IEnumerable<ChatMessage> messages)
     {
         var denied = new PolicyViolationException(RouteLabel(route), scope.Id, violation, detail, retryAfter);
+        Rejected(route, RouterTelemetry.Name(violation), scope.Policy.Scope);
         Write(new Admission { Path = path, Route = route, At = now, Streaming = streaming, Messages = messages }, AuditDecision.Denied, reason: denied.Message);
         return denied;
     }
@@ -853,6 +885,97 @@ public sealed class BudgetChatClient : DelegatingChatClient
         HttpRequestException { StatusCode: { } status } => $"{ex.GetType().Name} ({(int)status})",
         _ => ex.GetType().Name,
     };
+
+    /// <summary>Counts the cost of a settled request (<c>llmrouter.cost</c>).</summary>
+    private static void RecordCost(in Admission admission, RoutingReport? report, Measured cost)
+    {
+        if (RouterTelemetry.Cost.Enabled && cost.Nanos > 0)
+        {
+            RouterTelemetry.Cost.Add((double)Cost.ToUsd(cost.Nanos), new TagList
+            {
+                { RouterTelemetry.Tags.Route, report?.RequestedRoute ?? RouteLabel(admission.Route) },
+                { RouterTelemetry.Tags.Deployment, report?.Deployment },
+                { RouterTelemetry.Tags.CostEstimated, cost.Estimated ? "true" : "false" },
+            });
+        }
+    }
+
+    /// <summary>
+    /// Counts a request refused before any provider call (<c>llmrouter.budget.rejections</c>). The scope tag is the policy's
+    /// scope as configured: an exact id, or the <c>kind:*</c> template for per-id policies (never the id itself, which
+    /// could be a user's: metric tags stay bounded).
+    /// </summary>
+    private static void Rejected(string route, string reason, string? scope)
+    {
+        if (RouterTelemetry.BudgetRejections.Enabled)
+        {
+            RouterTelemetry.BudgetRejections.Add(1, new TagList
+            {
+                { RouterTelemetry.Tags.Route, RouteLabel(route) },
+                { RouterTelemetry.Tags.Reason, reason },
+                { RouterTelemetry.Tags.Scope, scope },
+            });
+        }
+    }
+
+    /// <summary>
+    /// The remaining budget of every configured exact scope and every deployment budget, for <c>llmrouter.budget.remaining</c>.
+    /// A store that answers synchronously (in memory) is read as is; a remote one is read in the background and the last
+    /// completed read reported, so a metrics collection never waits on the network.
+    /// </summary>
+    private IEnumerable<Measurement<double>> ObserveRemaining()
+    {
+        DateTimeOffset now = _clock.UtcNow();
+        foreach (BudgetAccount a in _observed)
+        {
+            long? remaining = ReadRemaining(a, now);
+            if (remaining is long nanos)
+            {
+                yield return new Measurement<double>(
+                    (double)Cost.ToUsd(Math.Max(0, nanos)),
+                    new KeyValuePair<string, object?>(a.IsDeployment ? RouterTelemetry.Tags.Deployment : RouterTelemetry.Tags.Scope, a.Owner),
+                    new KeyValuePair<string, object?>(RouterTelemetry.Tags.BudgetWindow, a.Window.ToString()));
+            }
+        }
+    }
+
+    private long? ReadRemaining(BudgetAccount a, DateTimeOffset now)
+    {
+        ValueTask<(long SpentNanos, long ReservedNanos)> read;
+        try
+        {
+            read = _store.GetAsync(a, now, CancellationToken.None);
+        }
+#pragma warning disable CA1031 // A metrics callback must not throw; the outage is logged by the request path.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return _lastRemaining.TryGetValue(a, out long last) ? last : null;
+        }
+
+        if (read.IsCompletedSuccessfully)
+        {
+            (long spent, long reserved) = read.Result;
+            return _lastRemaining[a] = a.LimitNanos - spent - reserved;
+        }
+
+        _ = RefreshAsync(a, read);
+        return _lastRemaining.TryGetValue(a, out long known) ? known : null;
+    }
+
+    private async Task RefreshAsync(BudgetAccount a, ValueTask<(long SpentNanos, long ReservedNanos)> read)
+    {
+        try
+        {
+            (long spent, long reserved) = await read.ConfigureAwait(false);
+            _lastRemaining[a] = a.LimitNanos - spent - reserved;
+        }
+#pragma warning disable CA1031 // Background read for a gauge: a failure leaves the last value.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
 
     private void LedgerFailed(Exception ex)
     {

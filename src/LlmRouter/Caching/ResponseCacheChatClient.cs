@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using LlmRouter.Caching.Internal;
+using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Hybrid;
 
@@ -78,9 +79,26 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         Interlocked.Read(ref _outputTokensSaved), Interlocked.Read(ref _inputTokensSaved), Budgets.Internal.Cost.ToUsd(Interlocked.Read(ref _costSavedNanos)));
 
     /// <inheritdoc />
-    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        return RequestSpan.ShouldStart(messages)
+            ? RequestSpan.TraceAsync((Self: this, Messages: messages, Options: options, Token: cancellationToken), messages, options, static s => s.Self.GetResponseCoreAsync(s.Messages, s.Options, s.Token))
+            : GetResponseCoreAsync(messages, options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        return RequestSpan.ShouldStart(messages)
+            ? RequestSpan.TraceStreamAsync((Self: this, Messages: messages, Options: options), messages, options, static (s, ct) => s.Self.StreamCoreAsync(s.Messages, s.Options, ct), cancellationToken)
+            : StreamCoreAsync(messages, options, cancellationToken);
+    }
+
+    private async Task<ChatResponse> GetResponseCoreAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    {
         if (!Applies(options, out CacheControl control))
         {
             Interlocked.Increment(ref _bypassed);
@@ -90,7 +108,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         string key = Key(messages, options, control);
         if (control.NoCache)
         {
-            Interlocked.Increment(ref _misses);
+            Missed(messages, options);
             ChatResponse fresh = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
             await StoreAsync(key, fresh, control, cancellationToken).ConfigureAwait(false);
             return fresh;
@@ -107,13 +125,13 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
         if (state.Response is { } produced)
         {
-            Interlocked.Increment(ref _misses);
+            Missed(messages, options);
             return produced;
         }
 
         if (control.MaxAge is TimeSpan maxAge && _time.GetUtcNow() - entry.CreatedAt > maxAge)
         {
-            Interlocked.Increment(ref _misses);
+            Missed(messages, options);
             ChatResponse fresh = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
             await StoreAsync(key, fresh, control, cancellationToken).ConfigureAwait(false);
             return fresh;
@@ -122,11 +140,9 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         return Hit(entry, messages, options, streaming: false);
     }
 
-    /// <inheritdoc />
-    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    private async IAsyncEnumerable<ChatResponseUpdate> StreamCoreAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(messages);
         if (!Applies(options, out CacheControl control))
         {
             Interlocked.Increment(ref _bypassed);
@@ -142,7 +158,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         if (control.NoCache)
         {
             // A fresh answer was asked for: no lookup and no joining a stream that may have started before the request.
-            Interlocked.Increment(ref _misses);
+            Missed(messages, options);
             var updates = new List<ChatResponseUpdate>();
             await foreach (ChatResponseUpdate update in base.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
             {
@@ -200,7 +216,15 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
             }
         }
 
-        Interlocked.Increment(ref producer ? ref _misses : ref _hits);
+        if (producer)
+        {
+            Missed(messages, options);
+        }
+        else
+        {
+            Interlocked.Increment(ref _hits);
+            Served(messages, options, costSavedUsd: null);
+        }
         try
         {
             await foreach (ChatResponseUpdate update in stream.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -217,10 +241,48 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         {
             decimal saved = stream.Response?.GetCost()?.Usd ?? 0m;
             Interlocked.Add(ref _costSavedNanos, Budgets.Internal.Cost.ToNanos(saved));
+            RecordCostSaved(options, saved);
             Saved(stream.Response?.Usage);
             _budget?.AuditCacheHit(options, streaming: true, saved, admitted ?? default);
         }
     }
+
+    /// <summary>Counts a cacheable request passed on to the inner client (statistics, metric, span attribute).</summary>
+    private void Missed(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        Interlocked.Increment(ref _misses);
+        RequestSpan.Find(messages)?.SetTag(RouterTelemetry.Tags.CacheHit, false);
+        if (RouterTelemetry.CacheMisses.Enabled)
+        {
+            RouterTelemetry.CacheMisses.Add(1, new KeyValuePair<string, object?>(RouterTelemetry.Tags.Route, RouteTag(options)));
+        }
+    }
+
+    /// <summary>Records a request the cache answered (metric, span attribute); the hit counter itself is the caller's.</summary>
+    private static void Served(IEnumerable<ChatMessage> messages, ChatOptions? options, decimal? costSavedUsd)
+    {
+        RequestSpan.Find(messages)?.SetTag(RouterTelemetry.Tags.CacheHit, true);
+        if (RouterTelemetry.CacheHits.Enabled)
+        {
+            RouterTelemetry.CacheHits.Add(1, new KeyValuePair<string, object?>(RouterTelemetry.Tags.Route, RouteTag(options)));
+        }
+
+        if (costSavedUsd is decimal saved)
+        {
+            RecordCostSaved(options, saved);
+        }
+    }
+
+    private static void RecordCostSaved(ChatOptions? options, decimal saved)
+    {
+        if (saved > 0m && RouterTelemetry.CacheCostSaved.Enabled)
+        {
+            RouterTelemetry.CacheCostSaved.Add((double)saved, new KeyValuePair<string, object?>(RouterTelemetry.Tags.Route, RouteTag(options)));
+        }
+    }
+
+    /// <summary>The route a request names (its model id), or the default route's label.</summary>
+    private static string RouteTag(ChatOptions? options) => options?.ModelId ?? RouterDefaults.ImplicitDefaultRouteName;
 
     private static bool Applies(ChatOptions? options, out CacheControl control)
     {
@@ -296,6 +358,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         ChatResponse response = entry.CreateResponse(Json);
         Interlocked.Increment(ref _hits);
         Interlocked.Add(ref _costSavedNanos, Budgets.Internal.Cost.ToNanos(entry.CostUsd));
+        Served(messages, options, entry.CostUsd);
         Saved(response.Usage);
         return response;
     }

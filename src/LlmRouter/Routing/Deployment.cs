@@ -33,6 +33,7 @@ public sealed class Deployment
         TimeToFirstTokenTimeout = options.TimeToFirstTokenTimeout ?? options.AttemptTimeout;
         Client = client;
         HttpClientName = options.HttpClientName;
+        ProviderName = client.GetService<ChatClientMetadata>()?.ProviderName;
         Price = options.Price ?? PriceCatalog.Default.Find(options.ModelId);
         Budgets = new BudgetAccount[options.Budgets.Count];
         for (int i = 0; i < Budgets.Length; i++)
@@ -106,6 +107,9 @@ public sealed class Deployment
     internal BudgetAccount[] Budgets { get; }
 
     internal string? HttpClientName { get; }
+
+    /// <summary>The provider's name from its client's <see cref="ChatClientMetadata"/> ("openai", "anthropic"...), for telemetry.</summary>
+    internal string? ProviderName { get; }
 
     internal LatencyStats Stats { get; }
 

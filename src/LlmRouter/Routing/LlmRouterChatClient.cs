@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using LlmRouter.Health.Internal;
 using LlmRouter.Providers;
 using LlmRouter.Routing.Internal;
 using LlmRouter.Telemetry;
+using static LlmRouter.Telemetry.RouterTelemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -170,6 +172,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        if (Source.HasListeners())
+        {
+            return TracedResponseAsync(messages, options, cancellationToken);
+        }
+
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<ChatResponse>(cancellationToken);
@@ -184,12 +191,14 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
         catch (LlmRouterException ex)
         {
+            RequestEnded(options?.ModelId ?? _routes.Default.Name, NotTimed, ex);
             return Task.FromException<ChatResponse>(ex);
         }
 
         if (!NextPick(ref state, out Pick pick, out long start))
         {
             Exception exhausted = Exhausted(ref state);
+            RequestEnded(state.RequestedRoute, state.StartedAt, exhausted);
             state.Dispose();
             return Task.FromException<ChatResponse>(exhausted);
         }
@@ -220,7 +229,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
             if (task.IsCompletedSuccessfully)
             {
                 ChatResponse response = task.Result;
-                Attach(response, Succeeded(ref state, pick, start, response.Usage?.OutputTokenCount));
+                Attach(response, Succeeded(ref state, pick, start, response.Usage));
+                RequestEnded(state.RequestedRoute, state.StartedAt, null);
                 state.Dispose();
                 return task;
             }
@@ -230,9 +240,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 return RunAsync(state, messages, options, pick, task, start, cancellationToken);
             }
 
-            if (!Failed(ref state, pick, task.Exception!.InnerException!, timedOutAfter: null, start))
+            Exception error = task.Exception!.InnerException!;
+            if (!Failed(ref state, pick, error, timedOutAfter: null, start))
             {
                 // Not worth failing over: the caller gets the provider's own faulted task, so the original exception.
+                RequestEnded(state.RequestedRoute, state.StartedAt, error);
                 state.Dispose();
                 return task;
             }
@@ -240,6 +252,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             if (!NextPick(ref state, out pick, out start))
             {
                 Exception exhausted = Exhausted(ref state);
+                RequestEnded(state.RequestedRoute, state.StartedAt, exhausted);
                 state.Dispose();
                 return Task.FromException<ChatResponse>(exhausted);
             }
@@ -252,14 +265,34 @@ public sealed partial class LlmRouterChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         cancellationToken.ThrowIfCancellationRequested();
+
+        // Spans are current only inside this iterator's own runs, so they never leak to the caller.
+        Activity? owned = RequestSpan.ShouldStart(messages) ? RequestSpan.Start(messages, options, streaming: true) : null;
+        Activity? span = owned ?? (Source.HasListeners() ? RequestSpan.Find(messages) : null);
+        Activity? servingSpan = null;
         messages = Replayable(messages);
-        RequestState state = Begin(options, streaming: true);
+        RequestState state;
+        try
+        {
+            state = Begin(options, streaming: true);
+        }
+        catch (LlmRouterException ex)
+        {
+            RequestEnded(options?.ModelId ?? _routes.Default.Name, NotTimed, ex);
+            RequestSpan.Failed(owned, ex);
+            owned?.Dispose();
+            throw;
+        }
+
         IAsyncEnumerator<ChatResponseUpdate>? updates = null;
         CancellationTokenSource? timeout = null;
         CancellationTokenRegistration link = default;
         Deployment? serving = null;
         string route = state.RequestedRoute;
+        string requestedRoute = state.RequestedRoute;
+        long startedAt = state.StartedAt;
         ChatResponseUpdate? first = null;
+        bool ended = false;
         try
         {
             // Attempts until one produces its first update (or ends empty): failover is transparent up to here.
@@ -277,6 +310,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 try
                 {
                     CancellationToken token = timeout?.Token ?? cancellationToken;
+                    StartAttempt(ref state, pick);
                     updates = d.Client.GetStreamingResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), token).GetAsyncEnumerator(token);
                     any = await updates.MoveNextAsync().ConfigureAwait(false);
                 }
@@ -291,13 +325,19 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 {
                     // From here on no router timeout applies and no failover happens.
                     timeout?.CancelAfter(Timeout.InfiniteTimeSpan);
-                    RoutingReport report = Succeeded(ref state, pick, start, outputTokens: null);
+
+                    // The serving attempt's span lasts as long as its stream.
+                    servingSpan = state.AttemptSpan;
+                    state.AttemptSpan = null;
+                    servingSpan?.SetTag(RouterTelemetry.Tags.AttemptOutcome, "succeeded");
+                    RoutingReport report = Succeeded(ref state, pick, start, usage: null);
                     if (any)
                     {
                         first = updates!.Current;
                         (first.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
                     }
 
+                    Routed(span, report);
                     serving = d;
                     route = state.CurrentRouteName;
                     break;
@@ -331,19 +371,34 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 throw Exhausted(ref state);
             }
         }
+        catch (Exception ex)
+        {
+            ended = true;
+            RequestEnded(requestedRoute, startedAt, ex);
+            RequestSpan.Failed(owned, ex);
+            owned?.Dispose();
+            throw;
+        }
         finally
         {
             state.Dispose();
         }
 
+        UsageDetails? usage = null;
         try
         {
             if (first is null)
             {
+                // The serving deployment's stream ended without an update.
+                ended = true;
+                RequestEnded(requestedRoute, startedAt, null);
+                StreamEnded(servingSpan, null);
+                RequestSpan.Served(owned, null, null, null);
                 yield break;
             }
 
             yield return first;
+            Usage(first, ref usage);
             while (true)
             {
                 bool more;
@@ -354,6 +409,10 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
                     StreamBroken(serving, route, ex);
+                    ended = true;
+                    RequestEnded(requestedRoute, startedAt, ex);
+                    StreamEnded(servingSpan, ex);
+                    RequestSpan.Failed(owned, ex);
                     throw;
                 }
 
@@ -362,8 +421,16 @@ public sealed partial class LlmRouterChatClient : IChatClient
                     break;
                 }
 
-                yield return updates.Current;
+                ChatResponseUpdate update = updates.Current;
+                Usage(update, ref usage);
+                yield return update;
             }
+
+            ended = true;
+            CountTokens(serving, route, usage);
+            RequestEnded(requestedRoute, startedAt, null);
+            StreamEnded(servingSpan, null);
+            RequestSpan.Served(owned, usage, first.ModelId, null);
         }
         finally
         {
@@ -375,7 +442,51 @@ public sealed partial class LlmRouterChatClient : IChatClient
             {
                 link.Dispose();
                 timeout?.Dispose();
+                if (!ended)
+                {
+                    // Abandoned by the caller (or cancelled) after the first update.
+                    RequestEnded(requestedRoute, startedAt, new OperationCanceledException());
+                    servingSpan?.SetTag(RouterTelemetry.Tags.Outcome, "abandoned");
+                    owned?.SetTag(RouterTelemetry.Tags.Outcome, "abandoned");
+                }
+
+                servingSpan?.Dispose();
+                owned?.Dispose();
             }
+        }
+    }
+
+    /// <summary>Adds an update's reported usage to the stream's total, when tokens are counted.</summary>
+    private static void Usage(ChatResponseUpdate update, ref UsageDetails? usage)
+    {
+        if (!Tokens.Enabled && !Source.HasListeners())
+        {
+            return;
+        }
+
+        IList<AIContent> contents = update.Contents;
+        for (int i = 0; i < contents.Count; i++)
+        {
+            if (contents[i] is UsageContent u)
+            {
+                (usage ??= new UsageDetails()).Add(u.Details);
+            }
+        }
+    }
+
+    /// <summary>Ends the span of the attempt that served a stream, when the stream ends.</summary>
+    private static void StreamEnded(Activity? servingSpan, Exception? error)
+    {
+        if (servingSpan is not { IsAllDataRequested: true })
+        {
+            return;
+        }
+
+        servingSpan.SetTag(RouterTelemetry.Tags.Outcome, error is null ? "completed" : "broken");
+        if (error is not null)
+        {
+            servingSpan.SetTag(RouterTelemetry.Tags.ErrorType, error.GetType().FullName);
+            servingSpan.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
         }
     }
 
@@ -434,29 +545,34 @@ public sealed partial class LlmRouterChatClient : IChatClient
                             link = cancellationToken.UnsafeRegister(CancelSource, timeout);
                         }
 
+                        StartAttempt(ref state, pick);
                         started = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), timeout?.Token ?? cancellationToken);
                     }
 
                     ChatResponse response = await started.ConfigureAwait(false);
-                    Attach(response, Succeeded(ref state, pick, start, response.Usage?.OutputTokenCount));
+                    Attach(response, Succeeded(ref state, pick, start, response.Usage));
+                    RequestEnded(state.RequestedRoute, state.StartedAt, null);
                     return response;
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
                     if (!Failed(ref state, pick, ex, timeout is { IsCancellationRequested: true } ? d.AttemptTimeout : null, start))
                     {
+                        RequestEnded(state.RequestedRoute, state.StartedAt, ex);
                         throw;
                     }
                 }
                 catch (Exception ex)
                 {
                     Cancelled(ref state, pick, start);
+                    OperationCanceledException cancelled = ex as OperationCanceledException ?? new OperationCanceledException(null, ex, cancellationToken);
+                    RequestEnded(state.RequestedRoute, state.StartedAt, cancelled);
                     if (ex is OperationCanceledException)
                     {
                         throw;
                     }
 
-                    throw new OperationCanceledException(null, ex, cancellationToken);
+                    throw cancelled;
                 }
                 finally
                 {
@@ -467,7 +583,9 @@ public sealed partial class LlmRouterChatClient : IChatClient
             }
             while (NextPick(ref state, out pick, out start));
 
-            throw Exhausted(ref state);
+            Exception exhausted = Exhausted(ref state);
+            RequestEnded(state.RequestedRoute, state.StartedAt, exhausted);
+            throw exhausted;
         }
         finally
         {
@@ -502,6 +620,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             Chain = route.Chain,
             ChainLength = constraints is { DisableFallbacks: true } ? 1 : route.Chain.Length,
             MaxAttempts = constraints?.MaxAttempts is int max and > 0 ? max : _maxAttempts,
+            StartedAt = RequestDuration.Enabled ? _clock.Now() : NotTimed,
         };
     }
 
@@ -518,6 +637,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 {
                     state.Attempts++;
                     state.RouteAttempts++;
+                    Picked(ref state, pick);
                     return true;
                 }
 
@@ -535,6 +655,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
                     Log.LastResortAttempt(_logger, state.RequestedRoute, lastResort.Name);
                     pick = new Pick(lastResort, CircuitProbe: false, ColdProbe: false);
                     state.Attempts++;
+                    Picked(ref state, pick);
                     return true;
                 }
 
@@ -566,13 +687,13 @@ public sealed partial class LlmRouterChatClient : IChatClient
     private static void Attach(ChatResponse response, RoutingReport report) =>
         (response.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
 
-    private RoutingReport Succeeded(ref RequestState state, in Pick pick, long start, long? outputTokens)
+    private RoutingReport Succeeded(ref RequestState state, in Pick pick, long start, UsageDetails? usage)
     {
         Deployment d = pick.Deployment;
         long end = _clock.Now();
         TimeSpan elapsed = _clock.Elapsed(start, end);
         double seconds = elapsed.TotalSeconds;
-        if (outputTokens is long tokens && tokens > _referenceOutputTokens)
+        if (usage?.OutputTokenCount is long tokens && tokens > _referenceOutputTokens)
         {
             seconds = seconds * _referenceOutputTokens / tokens;
         }
@@ -586,8 +707,12 @@ public sealed partial class LlmRouterChatClient : IChatClient
         if (transition == HealthTransition.CircuitClosed)
         {
             Log.CircuitClosed(_logger, d.Name);
+            Transitioned(d, transition, default);
         }
 
+        string route = state.CurrentRouteName;
+        AttemptEnded(ref state, d, route, AttemptOutcome.Succeeded, elapsed, error: null, failure: null, failover: false);
+        CountTokens(d, route, usage);
         return new RoutingReport(state.RequestedRoute, d.Name, state.CurrentRouteName, elapsed, state.Log.ToArrayOrNull());
     }
 
@@ -615,6 +740,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
             d.Stats.ReleaseColdProbe();
         }
 
+        AttemptOutcome outcome = timedOutAfter is null ? AttemptOutcome.Failed : AttemptOutcome.TimedOut;
+        AttemptEnded(ref state, d, route, outcome, elapsed, error, c, failover: c.Kind != FailureKind.InvalidRequest);
         switch (c.Kind)
         {
             case FailureKind.InvalidRequest:
@@ -655,7 +782,9 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
 
         ReleaseProbe(d, pick, end);
-        state.Log.Add(new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Cancelled, _clock.Elapsed(start, end)));
+        TimeSpan elapsed = _clock.Elapsed(start, end);
+        state.Log.Add(new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Cancelled, elapsed));
+        AttemptEnded(ref state, d, state.CurrentRouteName, AttemptOutcome.Cancelled, elapsed, error: null, failure: null, failover: false);
     }
 
     private void StreamBroken(Deployment d, string route, Exception error)
@@ -703,6 +832,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
 
     private void LogTransition(Deployment d, HealthTransition transition, in FailureClassification c)
     {
+        Transitioned(d, transition, c.Kind);
         switch (transition)
         {
             case HealthTransition.CircuitOpened:

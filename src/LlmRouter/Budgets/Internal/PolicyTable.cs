@@ -33,6 +33,9 @@ internal sealed class PolicyTable
 
     public bool IsEmpty { get; }
 
+    /// <summary>The runtimes of the policies for exact scope ids (not <c>kind:*</c> templates).</summary>
+    public IEnumerable<ScopeRuntime> ExactScopes => _exact.Values;
+
     /// <summary>
     /// The scopes of a path that have rules and the budget accounts of the whole path, cached on the path object (callers
     /// reuse a path per identity, so the lookups and the combined array are paid once).

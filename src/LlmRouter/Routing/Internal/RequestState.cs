@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace LlmRouter.Routing.Internal;
 
 /// <summary>The mutable state of one routed request, kept as a struct local of the request's async method.</summary>
@@ -19,6 +21,10 @@ internal struct RequestState
     public UnavailableTracker Unavailable;
     public AttemptLog Log;
     public Exception? LastError;
+    public Activity? AttemptSpan;
+
+    /// <summary>When the request started, on the router's clock, if its duration is recorded.</summary>
+    public long StartedAt;
 
     public readonly string CurrentRouteName => RouteIndex < ChainLength ? Chain[RouteIndex].Name : RequestedRoute;
 
@@ -49,6 +55,8 @@ internal struct AttemptLog
 
         _items[Count++] = record;
     }
+
+    public readonly AttemptRecord? Last => Count == 0 ? null : _items![Count - 1];
 
     public readonly AttemptRecord[]? ToArrayOrNull() => Count == 0 ? null : _items.AsSpan(0, Count).ToArray();
 }
