@@ -148,6 +148,26 @@ public sealed class BudgetChatClient : DelegatingChatClient
         return usage;
     }
 
+    /// <summary>
+    /// Reads every budget the layer knows in its current window: those of configured scope ids, of the ids <c>kind:*</c>
+    /// policies have seen so far, and of deployments (for dashboards and the snapshot API).
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the reads.</param>
+    /// <returns>One entry per budget: configured scope ids, then ids seen by <c>kind:*</c> policies, then deployments.</returns>
+    public async Task<IReadOnlyList<BudgetUsage>> GetUsageAsync(CancellationToken cancellationToken = default)
+    {
+        DateTimeOffset now = _clock.UtcNow();
+        var usage = new List<BudgetUsage>();
+        IEnumerable<BudgetAccount> accounts = _policies.KnownScopes.SelectMany(s => s.Accounts).Concat(_deployments.Values.SelectMany(d => d.Budgets));
+        foreach (BudgetAccount a in accounts)
+        {
+            (long spent, long reserved) = await _store.GetAsync(a, now, cancellationToken).ConfigureAwait(false);
+            usage.Add(new BudgetUsage(a, Cost.ToUsd(spent), Cost.ToUsd(reserved), a.WindowStart(now), a.WindowEnd(now)));
+        }
+
+        return usage;
+    }
+
     /// <inheritdoc />
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {

@@ -85,6 +85,24 @@ public class BudgetEnforcementTests
     }
 
     [Fact]
+    public async Task Usage_of_every_known_budget_lists_configured_scopes_seen_template_ids_and_deployments()
+    {
+        var h = new BudgetHarness();
+        h.Add("a", configure: d => d.Budgets.Add(Usd(10m, BudgetWindow.Month)));
+        h.Scope("org:acme", Usd(5m, BudgetWindow.Month));
+        h.Scope("user:*", Usd(1m));
+        BudgetChatClient client = h.Build();
+
+        await client.GetResponseAsync(Prompt, For("org:acme", "user:alice"));
+        IReadOnlyList<BudgetUsage> usage = await client.GetUsageAsync();
+
+        Assert.Equal(["org:acme", "user:alice", "a"], usage.Select(u => u.Account.Owner));
+        Assert.All(usage, u => Assert.Equal(0.001005m, u.SpentUsd));
+        Assert.Equal(1m - 0.001005m, usage[1].RemainingUsd);
+        Assert.True(usage[2].Account.IsDeployment);
+    }
+
+    [Fact]
     public async Task A_daily_budget_resets_at_midnight_utc()
     {
         var h = new BudgetHarness();

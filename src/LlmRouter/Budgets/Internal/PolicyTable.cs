@@ -36,6 +36,9 @@ internal sealed class PolicyTable
     /// <summary>The runtimes of the policies for exact scope ids (not <c>kind:*</c> templates).</summary>
     public IEnumerable<ScopeRuntime> ExactScopes => _exact.Values;
 
+    /// <summary>The exact scopes, then every id a <c>kind:*</c> template has been applied to so far.</summary>
+    public IEnumerable<ScopeRuntime> KnownScopes => _exact.Values.Concat(_byId.Values.OfType<ScopeRuntime>());
+
     /// <summary>
     /// The scopes of a path that have rules and the budget accounts of the whole path, cached on the path object (callers
     /// reuse a path per identity, so the lookups and the combined array are paid once).
