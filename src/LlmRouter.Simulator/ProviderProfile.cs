@@ -27,6 +27,14 @@ public sealed class ProviderProfile
     /// <summary>Gets or sets after how many chunks a <see cref="FaultKind.StreamDrop"/> aborts the stream. Default: 0 (before the first).</summary>
     public int StreamDropAfterChunks { get; set; }
 
+    /// <summary>
+    /// Gets or sets whether HTTP error responses (429, 5xx, 529, 400, 401) echo the request, as some real providers do in
+    /// parts: every request header, credentials included (<c>Authorization: Bearer ...</c>, <c>x-api-key</c>), and the
+    /// request body (the prompt), both in the error message and as a <c>request</c> object next to it. For tests that
+    /// check secrets and prompts stay out of logs. Default: <see langword="false"/>.
+    /// </summary>
+    public bool EchoRequestInErrors { get; set; }
+
     /// <summary>Returns a copy, so a running provider's profile is never changed under a request.</summary>
     /// <returns>The copy.</returns>
     public ProviderProfile Clone()
@@ -40,6 +48,7 @@ public sealed class ProviderProfile
             ContextWindow = ContextWindow,
             RetryAfter = RetryAfter,
             StreamDropAfterChunks = StreamDropAfterChunks,
+            EchoRequestInErrors = EchoRequestInErrors,
         };
         foreach (KeyValuePair<FaultKind, double> rate in FaultRates)
         {

@@ -4,7 +4,7 @@ namespace LlmRouter.Simulator.Internal;
 
 /// <summary>
 /// The control endpoint's profile change: <c>{"latencyMs": 80, "latencySigma": 0.5, "tokensPerSecond": 100,
-/// "completionTokens": 30, "retryAfterSeconds": 3, "contextWindow": 8000, "faultRates": {"Unavailable": 0.5}}</c>;
+/// "completionTokens": 30, "retryAfterSeconds": 3, "contextWindow": 8000, "echoRequestInErrors": true, "faultRates": {"Unavailable": 0.5}}</c>;
 /// every field optional. <c>latencySigma</c> makes the latency log-normal around <c>latencyMs</c>.
 /// </summary>
 internal static class ProfileUpdate
@@ -64,6 +64,11 @@ internal static class ProfileUpdate
             if (body.TryGetProperty("contextWindow", out JsonElement cw))
             {
                 p.ContextWindow = cw.ValueKind == JsonValueKind.Null ? null : cw.GetInt32();
+            }
+
+            if (body.TryGetProperty("echoRequestInErrors", out JsonElement echo))
+            {
+                p.EchoRequestInErrors = echo.GetBoolean();
             }
 
             if (body.TryGetProperty("faultRates", out _))

@@ -36,7 +36,7 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
             provider.Record(received);
             try
             {
-                await RespondAsync(context, request, plan, promptTokens, received, aborted).ConfigureAwait(false);
+                await RespondAsync(context, request, plan, promptTokens, received, document.RootElement, aborted).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
@@ -49,7 +49,7 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
         }
     }
 
-    private async Task RespondAsync(HttpContext context, ChatRequest request, RequestPlan plan, int promptTokens, ReceivedRequest received, CancellationToken aborted)
+    private async Task RespondAsync(HttpContext context, ChatRequest request, RequestPlan plan, int promptTokens, ReceivedRequest received, JsonElement body, CancellationToken aborted)
     {
         HttpResponse response = context.Response;
         switch (plan.Fault)
@@ -63,7 +63,8 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
                 context.Abort();
                 return;
             case FaultKind.RateLimited or FaultKind.ServerError or FaultKind.Unavailable or FaultKind.Overloaded or FaultKind.Unauthorized or FaultKind.ContextLengthExceeded:
-                (int status, string body, string? retryAfter) = Wire.Error(provider.Api, plan.Fault, plan.Profile, promptTokens);
+                JsonObject? echo = plan.Profile.EchoRequestInErrors ? Wire.Echo(context.Request.Headers, body) : null;
+                (int status, string error, string? retryAfter) = Wire.Error(provider.Api, plan.Fault, plan.Profile, promptTokens, echo);
                 response.StatusCode = status;
                 received.Status = status;
                 response.ContentType = "application/json";
@@ -72,7 +73,7 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
                     response.Headers["Retry-After"] = retryAfter;
                 }
 
-                await response.WriteAsync(body, aborted).ConfigureAwait(false);
+                await response.WriteAsync(error, aborted).ConfigureAwait(false);
                 return;
             case FaultKind.MalformedJson:
                 await Task.Delay(plan.Latency, time, aborted).ConfigureAwait(false);

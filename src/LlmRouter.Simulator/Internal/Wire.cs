@@ -1,12 +1,16 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace LlmRouter.Simulator.Internal;
 
 /// <summary>Response bodies and error shapes of the two vendor protocols.</summary>
 internal static class Wire
 {
-    public static (int Status, string Body, string? RetryAfter) Error(ProviderApi api, FaultKind fault, ProviderProfile profile, int promptTokens)
+    /// <summary>The error response of an HTTP error fault; with <paramref name="echo"/>, the request echoed in the message and as <c>request</c>.</summary>
+    public static (int Status, string Body, string? RetryAfter) Error(ProviderApi api, FaultKind fault, ProviderProfile profile, int promptTokens, JsonObject? echo = null)
     {
         (int status, string openAiType, string? openAiCode, string anthropicType, string message) = fault switch
         {
@@ -22,13 +26,36 @@ internal static class Wire
             _ => throw new ArgumentOutOfRangeException(nameof(fault), fault, "Not an HTTP error fault."),
         };
 
-        JsonObject body = api == ProviderApi.OpenAI
-            ? new JsonObject { ["error"] = new JsonObject { ["message"] = message, ["type"] = openAiType, ["param"] = null, ["code"] = openAiCode } }
-            : new JsonObject { ["type"] = "error", ["error"] = new JsonObject { ["type"] = anthropicType, ["message"] = message } };
+        if (echo is not null)
+        {
+            message += " Request: " + echo.ToJsonString();
+        }
+
+        JsonObject error = api == ProviderApi.OpenAI
+            ? new JsonObject { ["message"] = message, ["type"] = openAiType, ["param"] = null, ["code"] = openAiCode }
+            : new JsonObject { ["type"] = anthropicType, ["message"] = message };
+        if (echo is not null)
+        {
+            error["request"] = echo;
+        }
+
+        JsonObject body = api == ProviderApi.OpenAI ? new JsonObject { ["error"] = error } : new JsonObject { ["type"] = "error", ["error"] = error };
         string? retryAfter = fault == FaultKind.RateLimited
             ? Math.Max(0, profile.RetryAfter.TotalSeconds).ToString("0.###", CultureInfo.InvariantCulture)
             : null;
         return (status, body.ToJsonString(), retryAfter);
+    }
+
+    /// <summary>The request as an error echoes it: every header (credentials included) and the body.</summary>
+    public static JsonObject Echo(IHeaderDictionary headers, JsonElement body)
+    {
+        var copy = new JsonObject();
+        foreach (KeyValuePair<string, StringValues> h in headers)
+        {
+            copy[h.Key] = h.Value.ToString();
+        }
+
+        return new JsonObject { ["headers"] = copy, ["body"] = JsonNode.Parse(body.GetRawText()) };
     }
 
     public static string OpenAICompletion(string id, string model, string? text, string? toolName, int promptTokens, int completionTokens, int cachedTokens)

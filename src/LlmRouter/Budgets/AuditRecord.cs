@@ -17,7 +17,7 @@ public sealed class AuditRecord
     /// <summary>Gets the route that served the request (a fallback or downgrade route), if one did.</summary>
     public string? ServedRoute { get; init; }
 
-    /// <summary>Gets the deployment that served the request, if one did.</summary>
+    /// <summary>Gets the deployment that served the request, or for a request whose every attempt failed the last one tried.</summary>
     public string? Deployment { get; init; }
 
     /// <summary>Gets the number of provider attempts made (0 for denials and cache hits).</summary>

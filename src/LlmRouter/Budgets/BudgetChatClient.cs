@@ -339,7 +339,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         catch (Exception ex)
         {
             await ReleaseAsync(admission).ConfigureAwait(false);
-            Write(admission, AuditDecision.Failed, reason: Describe(ex));
+            Write(admission, AuditDecision.Failed, reason: Describe(ex), failure: ex as AllAttemptsFailedException);
             throw;
         }
 
@@ -866,7 +866,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
         }
     }
 
-    private void Write(in Admission admission, AuditDecision decision, RoutingReport? report = null, Measured cost = default, string? reason = null, string? responseText = null)
+    private void Write(
+        in Admission admission, AuditDecision decision, RoutingReport? report = null, Measured cost = default, string? reason = null, string? responseText = null, AllAttemptsFailedException? failure = null)
     {
         if (_audit is LoggingAuditSink { Enabled: false })
         {
@@ -880,8 +881,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
             ScopePath = admission.Path,
             Route = RouteLabel(admission.Route),
             ServedRoute = report?.Route,
-            Deployment = report?.Deployment,
-            Attempts = report?.AttemptCount ?? 0,
+            Deployment = report?.Deployment ?? (failure?.Attempts is { Count: > 0 } tried ? tried[^1].Deployment : null),
+            Attempts = report?.AttemptCount ?? failure?.Attempts.Count ?? 0,
             Streaming = admission.Streaming,
             InputTokens = cost.InputTokens,
             OutputTokens = cost.OutputTokens,

@@ -53,7 +53,8 @@ public sealed class LlmRouterBuilder
     /// <summary>
     /// Adds a deployment whose provider client sends through its own named <see cref="HttpClient"/> from
     /// <c>IHttpClientFactory</c>, with <c>AddLlmResilienceHandler</c> under it (connection retries only, no HTTP timeout
-    /// that would cut long generations, Retry-After captured for the router). Use it with any SDK that accepts an
+    /// that would cut long generations, Retry-After captured for the router), and without IHttpClientFactory's request
+    /// loggers, whose structured state would carry API keys at Trace level. Use it with any SDK that accepts an
     /// <see cref="HttpClient"/>; LlmRouter.OpenAI and LlmRouter.Anthropic build on it.
     /// </summary>
     /// <param name="name">The unique deployment name; the HttpClient is named <c>"llmrouter." + name</c>.</param>
@@ -67,7 +68,9 @@ public sealed class LlmRouterBuilder
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(createClient);
         string httpClientName = "llmrouter." + name;
-        Services.AddHttpClient(httpClientName).AddLlmResilienceHandler(transport);
+        // No IHttpClientFactory request loggers: at Trace their structured state carries raw header values (API keys) on
+        // Microsoft.Extensions.Http 10.0 even though the message text is redacted; the router logs each attempt itself.
+        Services.AddHttpClient(httpClientName).RemoveAllLoggers().AddLlmResilienceHandler(transport);
         return Add(
             name,
             d =>

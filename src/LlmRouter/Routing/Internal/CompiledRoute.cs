@@ -14,6 +14,9 @@ internal sealed class CompiledRoute
 
     public string Name { get; }
 
+    /// <summary>Whether the router made this route for a model id served by deployments (rather than it being configured).</summary>
+    public bool IsImplicit { get; init; }
+
     public Deployment[] Members { get; }
 
     public RankingStrategy Strategy { get; }

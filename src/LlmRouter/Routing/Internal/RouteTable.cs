@@ -42,7 +42,7 @@ internal sealed class RouteTable
         {
             if (!routes.ContainsKey(model.Key))
             {
-                routes[model.Key] = new CompiledRoute(model.Key, [.. model], strategies[RouterDefaults.Strategy], null);
+                routes[model.Key] = new CompiledRoute(model.Key, [.. model], strategies[RouterDefaults.Strategy], null) { IsImplicit = true };
                 names.Add(model.Key);
             }
         }
