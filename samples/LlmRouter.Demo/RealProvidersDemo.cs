@@ -5,10 +5,10 @@ using Spectre.Console;
 
 namespace LlmRouter.Demo;
 
-/// <summary>Routes a few real requests across the providers whose API keys are set.</summary>
+/// <summary>Routes a few real requests across the providers whose API keys are set (with <c>--otel</c>, traced; see <see cref="DemoTelemetry"/>).</summary>
 internal static class RealProvidersDemo
 {
-    public static async Task<int> RunAsync(string? openAiKey, string? anthropicKey)
+    public static async Task<int> RunAsync(string? openAiKey, string? anthropicKey, DemoTelemetry? telemetry)
     {
         var services = new ServiceCollection();
         var names = new List<string>();
@@ -16,13 +16,13 @@ internal static class RealProvidersDemo
         {
             if (!string.IsNullOrWhiteSpace(openAiKey))
             {
-                router.AddOpenAIDeployment("openai-mini", p => { p.ApiKey = openAiKey; p.Model = "gpt-4o-mini"; }, d => d.AttemptTimeout = TimeSpan.FromSeconds(30));
+                router.AddOpenAIDeployment("openai-mini", p => { p.ApiKey = openAiKey; p.Model = "gpt-4o-mini"; }, d => { d.AttemptTimeout = TimeSpan.FromSeconds(30); telemetry?.Decorate(d); });
                 names.Add("openai-mini");
             }
 
             if (!string.IsNullOrWhiteSpace(anthropicKey))
             {
-                router.AddAnthropicDeployment("claude-haiku", p => { p.ApiKey = anthropicKey; p.Model = "claude-haiku-4-5"; p.DefaultMaxOutputTokens = 200; }, d => d.AttemptTimeout = TimeSpan.FromSeconds(30));
+                router.AddAnthropicDeployment("claude-haiku", p => { p.ApiKey = anthropicKey; p.Model = "claude-haiku-4-5"; p.DefaultMaxOutputTokens = 200; }, d => { d.AttemptTimeout = TimeSpan.FromSeconds(30); telemetry?.Decorate(d); });
                 names.Add("claude-haiku");
             }
 
@@ -48,6 +48,7 @@ internal static class RealProvidersDemo
             }
         }
 
+        telemetry?.Dispose();   // the final export before the table, so the table stays the last lines on the console
         AnsiConsole.Write(table);
         return 0;
     }

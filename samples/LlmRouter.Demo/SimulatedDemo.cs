@@ -15,6 +15,10 @@ namespace LlmRouter.Demo;
 /// requests shows the router converging on flaky, moving off it during the outage, and returning when it recovers.
 /// With <c>--budget USD</c> every request belongs to team "demo", whose total budget is that many dollars: the budget
 /// layer reserves each request's worst case, settles it at the real cost and rejects requests once the budget is spent.
+/// With <c>--otel</c> the router's traces and metrics, and M.E.AI's <c>UseOpenTelemetry</c> spans and metrics of each
+/// provider client, go to the console through the OpenTelemetry SDK instead of the live table (as with <c>--no-live</c>):
+/// 5% of traces, chosen by trace id when each request starts (failed-over requests are not favoured), and metrics every
+/// 5 s as deltas, then once more at the end (see <see cref="DemoTelemetry"/>). It combines with <c>--budget</c>.
 /// </summary>
 internal static class SimulatedDemo
 {
@@ -25,9 +29,9 @@ internal static class SimulatedDemo
     private static readonly string[] Names = ["flaky", "fast", "slow"];
     private static readonly ScopePath DemoTeam = new("org:demo", "team:demo");
 
-    public static async Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync(string[] args, DemoTelemetry? telemetry)
     {
-        bool live = !args.Contains("--no-live") && AnsiConsole.Profile.Capabilities.Interactive;
+        bool live = telemetry is null && !args.Contains("--no-live") && AnsiConsole.Profile.Capabilities.Interactive;
         decimal? budget = Budget(args);
         await using SimulatorServer sim = await SimulatorServer.StartAsync(new SimulatorOptions
         {
@@ -55,9 +59,9 @@ internal static class SimulatedDemo
         services.AddLlmRouter(router =>
         {
             router
-                .AddOpenAIDeployment("flaky", p => { p.Endpoint = new Uri(sim.GetBaseUri("flaky"), "v1"); p.ApiKey = "sk-sim"; p.Model = "gpt-4o-mini"; }, d => d.AttemptTimeout = TimeSpan.FromSeconds(1))
-                .AddOpenAIDeployment("fast", p => { p.Endpoint = new Uri(sim.GetBaseUri("fast"), "v1"); p.ApiKey = "sk-sim"; p.Model = "gpt-4o-mini"; }, d => d.AttemptTimeout = TimeSpan.FromSeconds(1))
-                .AddAnthropicDeployment("slow", p => { p.Endpoint = sim.GetBaseUri("slow"); p.ApiKey = "sk-ant-sim"; p.Model = "claude-haiku-4-5"; p.DefaultMaxOutputTokens = 100; }, d => d.AttemptTimeout = TimeSpan.FromSeconds(2))
+                .AddOpenAIDeployment("flaky", p => { p.Endpoint = new Uri(sim.GetBaseUri("flaky"), "v1"); p.ApiKey = "sk-sim"; p.Model = "gpt-4o-mini"; }, d => { d.AttemptTimeout = TimeSpan.FromSeconds(1); telemetry?.Decorate(d); })
+                .AddOpenAIDeployment("fast", p => { p.Endpoint = new Uri(sim.GetBaseUri("fast"), "v1"); p.ApiKey = "sk-sim"; p.Model = "gpt-4o-mini"; }, d => { d.AttemptTimeout = TimeSpan.FromSeconds(1); telemetry?.Decorate(d); })
+                .AddAnthropicDeployment("slow", p => { p.Endpoint = sim.GetBaseUri("slow"); p.ApiKey = "sk-ant-sim"; p.Model = "claude-haiku-4-5"; p.DefaultMaxOutputTokens = 100; }, d => { d.AttemptTimeout = TimeSpan.FromSeconds(2); telemetry?.Decorate(d); })
                 .AddRoute("chat", Names)
                 .AddRoute("warm-up-flaky", "flaky")
                 .AddRoute("warm-up-fast", "fast")
@@ -126,6 +130,9 @@ internal static class SimulatedDemo
 
         await load;
         await outage;
+
+        // The final export before the summary, so the tables stay the last lines on the console.
+        telemetry?.Dispose();
         WriteSummary(router, [.. results]);
         if (budget is not null && chat.GetService<BudgetChatClient>() is { } budgets)
         {

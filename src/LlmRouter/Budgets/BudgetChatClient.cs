@@ -908,13 +908,13 @@ public sealed class BudgetChatClient : DelegatingChatClient
     };
 
     /// <summary>Counts the cost of a settled request (<c>llmrouter.cost</c>).</summary>
-    private static void RecordCost(in Admission admission, RoutingReport? report, Measured cost)
+    private void RecordCost(in Admission admission, RoutingReport? report, Measured cost)
     {
         if (RouterTelemetry.Cost.Enabled && cost.Nanos > 0)
         {
             RouterTelemetry.Cost.Add((double)Cost.ToUsd(cost.Nanos), new TagList
             {
-                { RouterTelemetry.Tags.Route, report?.RequestedRoute ?? RouteLabel(admission.Route) },
+                { RouterTelemetry.Tags.Route, report?.RequestedRoute ?? RouteTag(admission.Route) },
                 { RouterTelemetry.Tags.Deployment, report?.Deployment },
                 { RouterTelemetry.Tags.CostEstimated, cost.Estimated ? "true" : "false" },
             });
@@ -926,18 +926,21 @@ public sealed class BudgetChatClient : DelegatingChatClient
     /// scope as configured: an exact id, or the <c>kind:*</c> template for per-id policies (never the id itself, which
     /// could be a user's: metric tags stay bounded).
     /// </summary>
-    private static void Rejected(string route, string reason, string? scope)
+    private void Rejected(string route, string reason, string? scope)
     {
         if (RouterTelemetry.BudgetRejections.Enabled)
         {
             RouterTelemetry.BudgetRejections.Add(1, new TagList
             {
-                { RouterTelemetry.Tags.Route, RouteLabel(route) },
+                { RouterTelemetry.Tags.Route, RouteTag(route) },
                 { RouterTelemetry.Tags.Reason, reason },
                 { RouterTelemetry.Tags.Scope, scope },
             });
         }
     }
+
+    /// <summary>The route as the router names it (configured case, "(unknown)" for no route), or the label over another client.</summary>
+    private string RouteTag(string route) => _router?.RouteTag(route.Length == 0 ? null : route) ?? RouteLabel(route);
 
     /// <summary>
     /// The remaining budget of every configured exact scope and every deployment budget, for <c>llmrouter.budget.remaining</c>.

@@ -52,6 +52,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     private long _inputTokensSaved;
     private long _costSavedNanos;
     private readonly BudgetChatClient? _budget;
+    private readonly LlmRouterChatClient? _router;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="innerClient">The client whose answers are cached (typically the router).</param>
@@ -71,6 +72,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
         _time = timeProvider ?? TimeProvider.System;
         _budget = innerClient.GetService<BudgetChatClient>();
+        _router = innerClient.GetService<LlmRouterChatClient>();
     }
 
     /// <summary>Gets the hit, miss and bypass counts and the tokens the hits saved.</summary>
@@ -259,9 +261,14 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     }
 
     /// <summary>Records a request the cache answered (metric, span attribute); the hit counter itself is the caller's.</summary>
-    private static void Served(IEnumerable<ChatMessage> messages, ChatOptions? options, decimal? costSavedUsd)
+    private void Served(IEnumerable<ChatMessage> messages, ChatOptions? options, decimal? costSavedUsd)
     {
-        RequestSpan.Find(messages)?.SetTag(RouterTelemetry.Tags.CacheHit, true);
+        if (RequestSpan.Find(messages) is { } span)
+        {
+            span.SetTag(RouterTelemetry.Tags.CacheHit, true);
+            span.SetTag(RouterTelemetry.Tags.CacheCostSaved, costSavedUsd is decimal usd ? (double)usd : null);
+        }
+
         if (RouterTelemetry.CacheHits.Enabled)
         {
             RouterTelemetry.CacheHits.Add(1, new KeyValuePair<string, object?>(RouterTelemetry.Tags.Route, RouteTag(options)));
@@ -273,7 +280,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         }
     }
 
-    private static void RecordCostSaved(ChatOptions? options, decimal saved)
+    private void RecordCostSaved(ChatOptions? options, decimal saved)
     {
         if (saved > 0m && RouterTelemetry.CacheCostSaved.Enabled)
         {
@@ -281,8 +288,8 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         }
     }
 
-    /// <summary>The route a request names (its model id), or the default route's label.</summary>
-    private static string RouteTag(ChatOptions? options) => options?.ModelId ?? RouterDefaults.ImplicitDefaultRouteName;
+    /// <summary>The route a request names, as the router names it (or its model id / the default label over another client).</summary>
+    private string RouteTag(ChatOptions? options) => _router?.RouteTag(options?.ModelId) ?? options?.ModelId ?? RouterDefaults.ImplicitDefaultRouteName;
 
     private static bool Applies(ChatOptions? options, out CacheControl control)
     {

@@ -31,10 +31,11 @@ public sealed partial class LlmRouterChatClient
             }
             catch (LlmRouterException ex)
             {
-                RequestEnded(options?.ModelId ?? _routes.Default.Name, NotTimed, ex);
+                RequestEnded(RouteTag(options?.ModelId), NotTimed, ex);
                 throw;
             }
 
+            span?.SetTag(Tags.Route, state.RequestedRoute);
             if (!NextPick(ref state, out Pick pick, out long start))
             {
                 Exception exhausted = Exhausted(ref state);
@@ -58,6 +59,12 @@ public sealed partial class LlmRouterChatClient
             owned?.Dispose();
         }
     }
+
+    /// <summary>
+    /// The route a model id names, as a metric tag: the route's configured name, or "(unknown)" for a name no route has
+    /// (a caller's typo must not create a time series).
+    /// </summary>
+    internal string RouteTag(string? modelId) => ResolveRouteName(modelId) ?? UnknownRoute;
 
     /// <summary>Puts the routing outcome on the request span.</summary>
     private void Routed(Activity? span, RoutingReport? report)
@@ -106,6 +113,13 @@ public sealed partial class LlmRouterChatClient
             {
                 span.SetTag(Tags.Probe, true);
             }
+
+            if (state.Attempts > 1 && state.Log.Last is { } failed)
+            {
+                // This attempt exists because the previous one failed: why, and from where.
+                span.SetTag(Tags.FailoverReason, failed.FailureKind is FailureKind k ? Name(k) : Name(failed.Outcome));
+                span.SetTag(Tags.FailoverFrom, failed.Deployment);
+            }
         }
 
         state.AttemptSpan = span;
@@ -113,7 +127,7 @@ public sealed partial class LlmRouterChatClient
     }
 
     /// <summary>Ends the attempt's span (if any) and records its metrics.</summary>
-    private static void AttemptEnded(ref RequestState state, Deployment d, string route, AttemptOutcome outcome, TimeSpan elapsed, Exception? error, FailureClassification? failure, bool failover)
+    private static void AttemptEnded(ref RequestState state, Deployment d, string route, AttemptOutcome outcome, TimeSpan elapsed, Exception? error, FailureClassification? failure)
     {
         if (state.AttemptSpan is { } span)
         {
@@ -133,11 +147,6 @@ public sealed partial class LlmRouterChatClient
                     if (f.StatusCode is int status)
                     {
                         span.SetTag(Tags.HttpStatus, status);
-                    }
-
-                    if (failover)
-                    {
-                        span.SetTag(Tags.FailoverReason, Name(f.Kind));
                     }
                 }
             }

@@ -191,7 +191,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
         catch (LlmRouterException ex)
         {
-            RequestEnded(options?.ModelId ?? _routes.Default.Name, NotTimed, ex);
+            RequestEnded(RouteTag(options?.ModelId), NotTimed, ex);
             return Task.FromException<ChatResponse>(ex);
         }
 
@@ -278,7 +278,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
         catch (LlmRouterException ex)
         {
-            RequestEnded(options?.ModelId ?? _routes.Default.Name, NotTimed, ex);
+            RequestEnded(RouteTag(options?.ModelId), NotTimed, ex);
             RequestSpan.Failed(owned, ex);
             owned?.Dispose();
             throw;
@@ -290,6 +290,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         Deployment? serving = null;
         string route = state.RequestedRoute;
         string requestedRoute = state.RequestedRoute;
+        span?.SetTag(RouterTelemetry.Tags.Route, requestedRoute);
         long startedAt = state.StartedAt;
         ChatResponseUpdate? first = null;
         bool ended = false;
@@ -711,7 +712,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
 
         string route = state.CurrentRouteName;
-        AttemptEnded(ref state, d, route, AttemptOutcome.Succeeded, elapsed, error: null, failure: null, failover: false);
+        AttemptEnded(ref state, d, route, AttemptOutcome.Succeeded, elapsed, error: null, failure: null);
         CountTokens(d, route, usage);
         return new RoutingReport(state.RequestedRoute, d.Name, state.CurrentRouteName, elapsed, state.Log.ToArrayOrNull());
     }
@@ -741,7 +742,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
 
         AttemptOutcome outcome = timedOutAfter is null ? AttemptOutcome.Failed : AttemptOutcome.TimedOut;
-        AttemptEnded(ref state, d, route, outcome, elapsed, error, c, failover: c.Kind != FailureKind.InvalidRequest);
+        AttemptEnded(ref state, d, route, outcome, elapsed, error, c);
         switch (c.Kind)
         {
             case FailureKind.InvalidRequest:
@@ -784,7 +785,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         ReleaseProbe(d, pick, end);
         TimeSpan elapsed = _clock.Elapsed(start, end);
         state.Log.Add(new AttemptRecord(d.Name, state.CurrentRouteName, AttemptOutcome.Cancelled, elapsed));
-        AttemptEnded(ref state, d, state.CurrentRouteName, AttemptOutcome.Cancelled, elapsed, error: null, failure: null, failover: false);
+        AttemptEnded(ref state, d, state.CurrentRouteName, AttemptOutcome.Cancelled, elapsed, error: null, failure: null);
     }
 
     private void StreamBroken(Deployment d, string route, Exception error)

@@ -89,6 +89,9 @@ internal static class RouterTelemetry
         }
     }
 
+    /// <summary>The route tag of a request naming no known route.</summary>
+    public const string UnknownRoute = "(unknown)";
+
     /// <summary>Attribute and tag names.</summary>
     internal static class Tags
     {
@@ -112,6 +115,8 @@ internal static class RouterTelemetry
         public const string Probe = "llmrouter.attempt.probe";
         public const string FailureKind = "llmrouter.failure.kind";
         public const string FailoverReason = "llmrouter.failover.reason";
+        public const string FailoverFrom = "llmrouter.failover.from";
+        public const string CacheCostSaved = "llmrouter.cache.cost_saved";
         public const string CircuitState = "llmrouter.circuit.state";
         public const string CacheHit = "llmrouter.cache.hit";
         public const string CostUsd = "llmrouter.cost.usd";
