@@ -11,6 +11,8 @@ internal static class RouterDefaults
     public const string LowestLatency = "LowestLatency";
     public const string Ordered = "Ordered";
     public const string Weighted = "Weighted";
+    public const string CostAware = "CostAware";
+    public const string PriceWeighted = "PriceWeighted";
     public const string Strategy = LowestLatency;
 
     // Latency ranking.

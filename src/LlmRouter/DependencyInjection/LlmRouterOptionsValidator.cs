@@ -93,7 +93,7 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
             }
         }
 
-        var strategyNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { RouterDefaults.LowestLatency, RouterDefaults.Ordered, RouterDefaults.Weighted };
+        var strategyNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { RouterDefaults.LowestLatency, RouterDefaults.Ordered, RouterDefaults.Weighted, RouterDefaults.CostAware, RouterDefaults.PriceWeighted };
         foreach (string custom in options.Strategies.Keys)
         {
             strategyNames.Add(custom);
@@ -130,6 +130,11 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
                 {
                     failures.Add($"{at}:Deployments names unknown deployment '{dn}'. Known deployments: {Join(deploymentNames)}.");
                 }
+            }
+
+            if (r.LatencyObjective is { } objective && objective <= TimeSpan.Zero)
+            {
+                failures.Add($"{at}:LatencyObjective is {objective}: it must be positive, or unset.");
             }
 
             if (!strategyNames.Contains(r.Strategy ?? string.Empty))

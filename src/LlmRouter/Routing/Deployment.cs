@@ -1,4 +1,5 @@
 using LlmRouter.Health.Internal;
+using LlmRouter.Routing.Internal;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter;
@@ -34,7 +35,9 @@ public sealed class Deployment
         Client = client;
         HttpClientName = options.HttpClientName;
         ProviderName = client.GetService<ChatClientMetadata>()?.ProviderName;
+        NameHash = StableHash.Of(options.Name);
         Price = options.Price ?? PriceCatalog.Default.Find(options.ModelId);
+        BlendedPricePerMillion = Price is { } price ? (double)(((3 * price.InputPerMillion) + price.OutputPerMillion) / 4) : null;
         Budgets = new BudgetAccount[options.Budgets.Count];
         for (int i = 0; i < Budgets.Length; i++)
         {
@@ -107,6 +110,12 @@ public sealed class Deployment
     internal BudgetAccount[] Budgets { get; }
 
     internal string? HttpClientName { get; }
+
+    /// <summary>A stable hash of the name, for rendezvous hashing of affinity keys.</summary>
+    internal ulong NameHash { get; }
+
+    /// <summary>The blended list price per million tokens (3 input : 1 output), or <see langword="null"/> when the price is unknown.</summary>
+    internal double? BlendedPricePerMillion { get; }
 
     /// <summary>The provider's name from its client's <see cref="ChatClientMetadata"/> ("openai", "anthropic"...), for telemetry.</summary>
     internal string? ProviderName { get; }

@@ -88,6 +88,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
             [RouterDefaults.LowestLatency] = new LowestLatencyStrategy(),
             [RouterDefaults.Ordered] = new OrderedStrategy(),
             [RouterDefaults.Weighted] = new WeightedStrategy(),
+            [RouterDefaults.CostAware] = new CostAwareStrategy(null),
+            [RouterDefaults.PriceWeighted] = new PriceWeightedStrategy(),
         };
         foreach (KeyValuePair<string, RankingStrategy> custom in options.Strategies)
         {
@@ -217,7 +219,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             Task<ChatResponse> task;
             try
             {
-                task = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), cancellationToken);
+                task = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Strip), cancellationToken);
             }
 #pragma warning disable CA1031 // Routed through the same classification as an asynchronous failure.
             catch (Exception ex)
@@ -312,7 +314,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 {
                     CancellationToken token = timeout?.Token ?? cancellationToken;
                     StartAttempt(ref state, pick);
-                    updates = d.Client.GetStreamingResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), token).GetAsyncEnumerator(token);
+                    updates = d.Client.GetStreamingResponseAsync(messages, AttemptOptions(d, options, state.Scope.Strip), token).GetAsyncEnumerator(token);
                     any = await updates.MoveNextAsync().ConfigureAwait(false);
                 }
 #pragma warning disable CA1031 // Classified below; rethrown unchanged when it does not deserve failover.
@@ -547,7 +549,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
                         }
 
                         StartAttempt(ref state, pick);
-                        started = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Constraints is not null), timeout?.Token ?? cancellationToken);
+                        started = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Strip), timeout?.Token ?? cancellationToken);
                     }
 
                     ChatResponse response = await started.ConfigureAwait(false);
@@ -612,6 +614,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             Scope = new RequestScope
             {
                 Constraints = constraints,
+                Strip = constraints is not null || options.GetAffinityKey() is not null,
                 Options = options,
                 Streaming = streaming,
                 Random = _random,
@@ -864,6 +867,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         if (strip && clone.AdditionalProperties is { } props)
         {
             props.Remove(RoutingChatOptionsExtensions.ConstraintsKey);
+            props.Remove(RoutingChatOptionsExtensions.AffinityKey);
             if (props.Count == 0)
             {
                 clone.AdditionalProperties = null;

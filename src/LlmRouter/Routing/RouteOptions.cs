@@ -18,11 +18,20 @@ public sealed class RouteOptions
     public IList<string> Fallbacks { get; } = [];
 
     /// <summary>
-    /// Gets or sets the ranking strategy: "LowestLatency" (the default), "Ordered", "Weighted", or the name of a strategy
+    /// Gets or sets the ranking strategy: "LowestLatency" (the default), "Ordered", "Weighted" (by <see cref="DeploymentOptions.Weight"/>,
+    /// sticky per affinity key), "CostAware" (cheapest within <see cref="LatencyObjective"/>), "PriceWeighted" (random by
+    /// 1 / price^2, as OpenRouter balances), or the name of a strategy
     /// registered with <c>LlmRouterBuilder.AddRankingStrategy</c>.
     /// </summary>
     public string Strategy { get; set; } = RouterDefaults.Strategy;
 
     /// <summary>Gets or sets the most attempts this route may use within one request. Default: no per-route cap.</summary>
     public int? MaxAttempts { get; set; }
+
+    /// <summary>
+    /// Gets or sets the latency objective of a "CostAware" route: the cheapest deployment whose recent expected latency
+    /// (time to a successful answer; time to first update for streams) is within it serves the request.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: the cheapest deployment, latency breaking ties. Ignored by other strategies.</value>
+    public TimeSpan? LatencyObjective { get; set; }
 }

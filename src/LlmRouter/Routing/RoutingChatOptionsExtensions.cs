@@ -24,6 +24,32 @@ public static class RoutingChatOptionsExtensions
         return options;
     }
 
+    /// <summary>The <see cref="ChatOptions.AdditionalProperties"/> key of the affinity key. The router strips it before calling a provider.</summary>
+    internal const string AffinityKey = "llmrouter.affinity";
+
+    /// <summary>
+    /// Sets the request's affinity key (a user, a conversation, a tenant): on "Weighted" routes, every request with the
+    /// same key goes to the same deployment while it is available (rendezvous hashing by weight, so the split still follows
+    /// the weights across keys, and a deployment leaving or returning moves only its own keys). For canary releases, A/B
+    /// tests and conversations that should stay on one model. Returns the same options, for chaining.
+    /// </summary>
+    /// <param name="options">The request's options.</param>
+    /// <param name="key">The key; any string, hashed (never sent to a provider).</param>
+    /// <returns><paramref name="options"/>.</returns>
+    public static ChatOptions WithAffinityKey(this ChatOptions options, string key)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        (options.AdditionalProperties ??= [])[AffinityKey] = key;
+        return options;
+    }
+
+    /// <summary>Gets the affinity key set with <see cref="WithAffinityKey"/>, if any.</summary>
+    /// <param name="options">The request's options.</param>
+    /// <returns>The key, or <see langword="null"/>.</returns>
+    public static string? GetAffinityKey(this ChatOptions? options) =>
+        options?.AdditionalProperties is { } props && props.TryGetValue(AffinityKey, out object? value) ? value as string : null;
+
     /// <summary>Gets the routing constraints attached to the options, if any.</summary>
     /// <param name="options">The request's options.</param>
     /// <returns>The constraints, or <see langword="null"/>.</returns>

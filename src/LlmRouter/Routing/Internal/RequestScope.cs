@@ -6,6 +6,9 @@ namespace LlmRouter.Routing.Internal;
 internal struct RequestScope
 {
     public RouteConstraints? Constraints;
+
+    /// <summary>Whether the options carry router-only properties (constraints, affinity key) to strip before a provider sees them.</summary>
+    public bool Strip;
     public ChatOptions? Options;
     public bool Streaming;
     public Random Random;

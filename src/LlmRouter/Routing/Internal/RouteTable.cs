@@ -33,7 +33,10 @@ internal sealed class RouteTable
         foreach (RouteOptions r in options.Routes)
         {
             Deployment[] members = [.. r.Deployments.Select(n => byName[n])];
-            routes[r.Name] = new CompiledRoute(r.Name, members, strategies[r.Strategy], r.MaxAttempts);
+            RankingStrategy strategy = string.Equals(r.Strategy, RouterDefaults.CostAware, StringComparison.OrdinalIgnoreCase) && r.LatencyObjective is not null
+                ? new CostAwareStrategy(r.LatencyObjective)
+                : strategies[r.Strategy];
+            routes[r.Name] = new CompiledRoute(r.Name, members, strategy, r.MaxAttempts);
             names.Add(r.Name);
         }
 
