@@ -120,15 +120,26 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         CachedResponse entry = await _cache.GetOrCreateAsync(
             key,
             state,
-            static async (s, ct) => s.Owner.ToEntry(s.Response = await s.Owner.InnerClient.GetResponseAsync(s.Messages, s.Options, ct).ConfigureAwait(false)),
+            static async (s, ct) =>
+            {
+                // HybridCache may run this on the thread pool without the caller's ExecutionContext (it does when the token
+                // can be cancelled): restore it, so the layers below see the caller's AsyncLocals (Activity.Current, an
+                // IScopePathSource reading the current HTTP user). In an async lambda this does not leak to HybridCache.
+                if (s.Context is { } context)
+                {
+                    ExecutionContext.Restore(context);
+                }
+
+                s.Owner.Missed(s.Messages, s.Options);
+                return s.Owner.ToEntry(s.Response = await s.Owner.InnerClient.GetResponseAsync(s.Messages, s.Options, ct).ConfigureAwait(false));
+            },
             EntryOptions(control, control.NoStore ? HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite : HybridCacheEntryFlags.None),
             tags: null,
             cancellationToken).ConfigureAwait(false);
 
         if (state.Response is { } produced)
         {
-            Missed(messages, options);
-            return produced;
+            return produced; // counted as a miss when the factory ran, also when it failed
         }
 
         if (control.MaxAge is TimeSpan maxAge && _time.GetUtcNow() - entry.CreatedAt > maxAge)
@@ -386,5 +397,8 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         public ChatOptions? Options { get; } = options;
 
         public ChatResponse? Response { get; set; }
+
+        /// <summary>The caller's execution context (captured before HybridCache may hop threads without it).</summary>
+        public ExecutionContext? Context { get; } = ExecutionContext.Capture(); // null when the caller suppressed flow
     }
 }

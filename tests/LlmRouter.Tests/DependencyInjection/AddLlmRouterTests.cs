@@ -102,7 +102,7 @@ public class AddLlmRouterTests
         Assert.Contains("unknown deployment 'ghost'", all, StringComparison.Ordinal);
         Assert.Contains("unknown route 'nowhere'", all, StringComparison.Ordinal);
         Assert.Contains("fallback cycle 'r1' -> 'r2' -> 'r1'", all, StringComparison.Ordinal);
-        Assert.Contains("Strategy 'Fastest' is unknown. Valid strategies: 'LowestLatency', 'Ordered', 'Weighted', 'CostAware', 'PriceWeighted'", all, StringComparison.Ordinal);
+        Assert.Contains("Strategy 'Fastest' is unknown. Valid strategies: 'CostAware', 'LowestLatency', 'Ordered', 'PriceWeighted', 'Weighted'", all, StringComparison.Ordinal);
     }
 
     [Fact]
