@@ -163,6 +163,11 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
                     failures.Add($"{S}:Routes:{i} ('{r.Name}'):Fallbacks names unknown route '{f}'. Known routes: {Join(routeNames)}.");
                 }
             }
+
+            if (r.ContentPolicyFallback is { } contentFallback && (!routeNames.Contains(contentFallback) || string.Equals(contentFallback, r.Name, StringComparison.OrdinalIgnoreCase)))
+            {
+                failures.Add($"{S}:Routes:{i} ('{r.Name}'):ContentPolicyFallback names '{contentFallback}': it must be another configured route. Known routes: {Join(routeNames)}.");
+            }
         }
 
         foreach (string cycle in FindCycles(options.Routes))

@@ -27,7 +27,6 @@ public sealed class Deployment
         ModelId = options.ModelId;
         Region = options.Region;
         ZeroDataRetention = options.ZeroDataRetention;
-        ContextWindow = options.ContextWindow;
         Weight = options.Weight;
         _tags = [.. options.Tags];
         AttemptTimeout = options.AttemptTimeout;
@@ -37,6 +36,7 @@ public sealed class Deployment
         ProviderName = client.GetService<ChatClientMetadata>()?.ProviderName;
         NameHash = StableHash.Of(options.Name);
         Price = options.Price ?? PriceCatalog.Default.Find(options.ModelId);
+        ContextWindow = options.ContextWindow ?? Price?.ContextWindow;
         BlendedPricePerMillion = Price is { } price ? (double)(((3 * price.InputPerMillion) + price.OutputPerMillion) / 4) : null;
         Budgets = new BudgetAccount[options.Budgets.Count];
         for (int i = 0; i < Budgets.Length; i++)

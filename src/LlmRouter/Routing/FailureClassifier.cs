@@ -10,7 +10,8 @@ namespace LlmRouter;
 /// </summary>
 /// <remarks>
 /// Rules, in order: an <see cref="InvalidRequest"/>-class status whose message says the context window was exceeded is
-/// <see cref="FailureKind.ContextWindowExceeded"/>; a status in <see cref="StatusCodes"/> maps as listed; any other 4xx is
+/// <see cref="FailureKind.ContextWindowExceeded"/>, one whose message names a content policy is
+/// <see cref="FailureKind.ContentFiltered"/>; a status in <see cref="StatusCodes"/> maps as listed; any other 4xx is
 /// <see cref="FailureKind.InvalidRequest"/>; anything else (5xx, connection errors, timeouts, malformed responses, unknown
 /// exceptions) is <see cref="FailureKind.Transient"/>. See docs/routing.md for the full table.
 /// </remarks>
@@ -56,6 +57,20 @@ public class FailureClassifier
         "input is too long",
     ];
 
+    /// <summary>
+    /// Gets the phrases (matched case-insensitively in the exception messages) that mark a 4xx as a content-policy refusal
+    /// (<see cref="FailureKind.ContentFiltered"/>). Defaults cover OpenAI and Azure OpenAI ("content_filter",
+    /// "content_policy_violation", "content management policy") and common phrasings of other hosts.
+    /// </summary>
+    public IList<string> ContentFilteredMarkers { get; } =
+    [
+        "content_filter",
+        "content_policy_violation",
+        "content management policy",
+        "content policy",
+        "responsibleaipolicyviolation",
+    ];
+
     /// <summary>Gets or sets the clock used to turn an HTTP-date Retry-After into a duration. The router sets its own.</summary>
     internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -82,16 +97,22 @@ public class FailureClassifier
         {
             kind = FailureKind.ContextWindowExceeded;
         }
+        else if (kind == InvalidRequest && Mentions(exception, ContentFilteredMarkers))
+        {
+            kind = FailureKind.ContentFiltered;
+        }
 
         return new(kind, status, error.RetryAfter);
     }
 
-    private bool MentionsContextWindow(Exception exception)
+    private bool MentionsContextWindow(Exception exception) => Mentions(exception, ContextWindowExceededMarkers);
+
+    private static bool Mentions(Exception exception, IList<string> markers)
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {
             string message = e.Message;
-            foreach (string marker in ContextWindowExceededMarkers)
+            foreach (string marker in markers)
             {
                 if (message.Contains(marker, StringComparison.OrdinalIgnoreCase))
                 {

@@ -17,4 +17,12 @@ public enum FailureKind
 
     /// <summary>The request itself is bad (400 and other 4xx) and would fail everywhere: stop, rethrow the error, health is not affected.</summary>
     InvalidRequest,
+
+    /// <summary>
+    /// The provider refused the request or the answer under its content policy (an error such as OpenAI's
+    /// <c>content_filter</c>, or a response that finished with <see cref="Microsoft.Extensions.AI.ChatFinishReason.ContentFilter"/>).
+    /// Goes to the route's <see cref="RouteOptions.ContentPolicyFallback"/> when it has one; otherwise the error reaches
+    /// the caller unchanged, as an <see cref="InvalidRequest"/> does.
+    /// </summary>
+    ContentFiltered,
 }

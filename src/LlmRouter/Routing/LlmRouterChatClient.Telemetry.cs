@@ -27,7 +27,7 @@ public sealed partial class LlmRouterChatClient
             RequestState state;
             try
             {
-                state = Begin(options, streaming: false);
+                state = Begin(replayable, options, streaming: false);
             }
             catch (LlmRouterException ex)
             {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using LlmRouter.Budgets.Internal;
 using LlmRouter.Health.Internal;
 using LlmRouter.Providers;
 using LlmRouter.Routing.Internal;
@@ -189,7 +190,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         RequestState state;
         try
         {
-            state = Begin(options, streaming: false);
+            state = Begin(messages, options, streaming: false);
         }
         catch (LlmRouterException ex)
         {
@@ -226,6 +227,21 @@ public sealed partial class LlmRouterChatClient : IChatClient
 #pragma warning restore CA1031
             {
                 task = Task.FromException<ChatResponse>(ex);
+            }
+
+            if (task.IsCompletedSuccessfully && Filtered(state, task.Result))
+            {
+                FilteredResponse(ref state, pick, start);
+                if (!NextPick(ref state, out pick, out start))
+                {
+                    // Nothing available on the fallback route: the caller gets the filtered answer as the provider gave it.
+                    Attach(task.Result, FilteredReport(ref state));
+                    RequestEnded(state.RequestedRoute, state.StartedAt, null);
+                    state.Dispose();
+                    return task;
+                }
+
+                continue;
             }
 
             if (task.IsCompletedSuccessfully)
@@ -276,7 +292,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         RequestState state;
         try
         {
-            state = Begin(options, streaming: true);
+            state = Begin(messages, options, streaming: true);
         }
         catch (LlmRouterException ex)
         {
@@ -531,6 +547,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
     private async Task<ChatResponse> RunAsync(
         RequestState state, IEnumerable<ChatMessage> messages, ChatOptions? options, Pick pick, Task<ChatResponse>? started, long start, CancellationToken cancellationToken)
     {
+        ChatResponse? filteredAnswer = null;
+        int filteredAt = 0;
         try
         {
             do
@@ -553,6 +571,14 @@ public sealed partial class LlmRouterChatClient : IChatClient
                     }
 
                     ChatResponse response = await started.ConfigureAwait(false);
+                    if (Filtered(state, response))
+                    {
+                        FilteredResponse(ref state, pick, start);
+                        filteredAnswer = response;
+                        filteredAt = state.Attempts;
+                        continue;
+                    }
+
                     Attach(response, Succeeded(ref state, pick, start, response.Usage));
                     RequestEnded(state.RequestedRoute, state.StartedAt, null);
                     return response;
@@ -586,6 +612,14 @@ public sealed partial class LlmRouterChatClient : IChatClient
             }
             while (NextPick(ref state, out pick, out start));
 
+            if (filteredAnswer is not null && state.Attempts == filteredAt)
+            {
+                // Nothing available on the content-policy fallback route: the filtered answer, as the provider gave it.
+                Attach(filteredAnswer, FilteredReport(ref state));
+                RequestEnded(state.RequestedRoute, state.StartedAt, null);
+                return filteredAnswer;
+            }
+
             Exception exhausted = Exhausted(ref state);
             RequestEnded(state.RequestedRoute, state.StartedAt, exhausted);
             throw exhausted;
@@ -596,7 +630,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
     }
 
-    private RequestState Begin(ChatOptions? options, bool streaming)
+    private RequestState Begin(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
     {
         CompiledRoute route;
         if (options?.ModelId is not { } name)
@@ -609,7 +643,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
 
         RouteConstraints? constraints = options.GetRouteConstraints();
-        return new RequestState
+        var state = new RequestState
         {
             Scope = new RequestScope
             {
@@ -626,6 +660,29 @@ public sealed partial class LlmRouterChatClient : IChatClient
             MaxAttempts = constraints?.MaxAttempts is int max and > 0 ? max : _maxAttempts,
             StartedAt = RequestDuration.Enabled ? _clock.Now() : NotTimed,
         };
+        if (route.SmallestWindow is int smallest)
+        {
+            state.Scope.RequiredContext = RequiredContext(messages, options, smallest);
+        }
+
+        return state;
+    }
+
+    /// <summary>
+    /// The context a request needs (prompt tokens plus its output cap), or 0 when it surely fits the smallest known window
+    /// of its route: a prompt of n UTF-16 chars has at most 3n UTF-8 bytes and so at most 3n tokens, so only a prompt
+    /// within a factor of three of the smallest window is counted, exactly, with the o200k tokenizer (a lower count than
+    /// most other vendors' tokenizers give: a deployment is skipped only when the prompt surely does not fit).
+    /// </summary>
+    private static long RequiredContext(IEnumerable<ChatMessage> messages, ChatOptions? options, int smallestWindow)
+    {
+        long output = Math.Max(options?.MaxOutputTokens ?? 0, 0);
+        if ((3 * TokenEstimator.CharCount(messages, options)) + output <= smallestWindow)
+        {
+            return 0;
+        }
+
+        return TokenEstimator.Count(messages) + TokenEstimator.Count(options?.Instructions) + output;
     }
 
     /// <summary>Picks the next deployment to attempt; <paramref name="now"/> is the timestamp the attempt starts at.</summary>
@@ -676,6 +733,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             Selection.Initialize(ref state.Selection, state.Chain[state.RouteIndex], in state.Scope, now, ref state.Unavailable);
             state.Matching += state.Selection.Matching;
             state.OverBudget += state.Selection.OverBudget;
+            state.TooSmall += state.Selection.TooSmall;
             state.SelectionActive = true;
             state.RouteAttempts = 0;
         }
@@ -753,6 +811,18 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 Log.AttemptFailedStop(_logger, state.Attempts, d.Name, route, c.Kind, c.StatusCode, error.GetType().Name);
                 return false;
 
+            case FailureKind.ContentFiltered:
+                // Not the deployment's fault: no health penalty. Over to the content-policy fallback route, once.
+                ReleaseProbe(d, pick, end);
+                if (ToContentPolicyFallback(ref state))
+                {
+                    Log.AttemptFailedOver(_logger, state.Attempts, d.Name, route, c.Kind, c.StatusCode, error.GetType().Name);
+                    return true;
+                }
+
+                Log.AttemptFailedStop(_logger, state.Attempts, d.Name, route, c.Kind, c.StatusCode, error.GetType().Name);
+                return false;
+
             case FailureKind.ContextWindowExceeded:
                 ReleaseProbe(d, pick, end);
                 state.Scope.MinContextWindow = Math.Max(state.Scope.MinContextWindow, (d.ContextWindow ?? 0) + 1L);
@@ -791,6 +861,62 @@ public sealed partial class LlmRouterChatClient : IChatClient
         AttemptEnded(ref state, d, state.CurrentRouteName, AttemptOutcome.Cancelled, elapsed, error: null, failure: null);
     }
 
+    /// <summary>Whether a response that finished with a content filter should go to the route's content-policy fallback.</summary>
+    private static bool Filtered(in RequestState state, ChatResponse response) =>
+        response.FinishReason == ChatFinishReason.ContentFilter && !state.ContentFallbackUsed && state.RouteIndex < state.ChainLength
+        && state.Chain[state.RouteIndex].ContentPolicyFallback is not null;
+
+    /// <summary>Records a response refused by the provider's content filter as a failed attempt and moves to the content-policy fallback.</summary>
+    private void FilteredResponse(ref RequestState state, in Pick pick, long start)
+    {
+        Deployment d = pick.Deployment;
+        long end = _clock.Now();
+        TimeSpan elapsed = _clock.Elapsed(start, end);
+        string route = state.CurrentRouteName;
+        var c = new FailureClassification(FailureKind.ContentFiltered);
+        state.Log.Add(new AttemptRecord(d.Name, route, AttemptOutcome.Failed, elapsed, c.Kind, null, nameof(ChatFinishReason.ContentFilter)));
+        state.Scope.MarkTried(d);
+        if (pick.ColdProbe)
+        {
+            d.Stats.ReleaseColdProbe();
+        }
+
+        ReleaseProbe(d, pick, end);
+        AttemptEnded(ref state, d, route, AttemptOutcome.Failed, elapsed, error: null, c);
+        Log.AttemptFailedOver(_logger, state.Attempts, d.Name, route, c.Kind, null, nameof(ChatFinishReason.ContentFilter));
+        ToContentPolicyFallback(ref state);
+    }
+
+    /// <summary>The report of a filtered answer returned because its fallback route had nothing to offer: served by the filtered attempt.</summary>
+    private static RoutingReport FilteredReport(ref RequestState state)
+    {
+        AttemptRecord[] all = state.Log.ToArrayOrNull()!;
+        AttemptRecord filtered = all[^1];
+        return new RoutingReport(state.RequestedRoute, filtered.Deployment, filtered.Route, filtered.Duration, all.Length > 1 ? all[..^1] : null);
+    }
+
+    /// <summary>Switches the request to its current route's content-policy fallback route (once per request).</summary>
+    private static bool ToContentPolicyFallback(ref RequestState state)
+    {
+        if (state.ContentFallbackUsed || state.RouteIndex >= state.ChainLength || state.Chain[state.RouteIndex].ContentPolicyFallback is not { } fallback)
+        {
+            return false;
+        }
+
+        state.ContentFallbackUsed = true;
+        if (state.SelectionActive)
+        {
+            state.Selection.Dispose();
+            state.SelectionActive = false;
+        }
+
+        state.Chain = fallback.Chain;
+        state.ChainLength = state.Scope.Constraints is { DisableFallbacks: true } ? 1 : fallback.Chain.Length;
+        state.RouteIndex = 0;
+        state.RouteAttempts = 0;
+        return true;
+    }
+
     private void StreamBroken(Deployment d, string route, Exception error)
     {
         long now = _clock.Now();
@@ -808,6 +934,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
     {
         if (state.Attempts == 0)
         {
+            if (state.Matching == 0 && state.TooSmall > 0 && state.OverBudget == 0)
+            {
+                return new NoAvailableDeploymentException(state.RequestedRoute, NoAvailableDeploymentReason.ContextWindowTooSmall, null, []);
+            }
+
             if (state.Matching == 0 && state.OverBudget > 0)
             {
                 return new NoAvailableDeploymentException(state.RequestedRoute, NoAvailableDeploymentReason.DeploymentBudgetsExhausted, null, []);

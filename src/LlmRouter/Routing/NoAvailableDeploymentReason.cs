@@ -11,4 +11,10 @@ public enum NoAvailableDeploymentReason
 
     /// <summary>Every deployment that satisfies the constraints has exhausted one of its own budgets (<see cref="DeploymentOptions.Budgets"/>).</summary>
     DeploymentBudgetsExhausted,
+
+    /// <summary>
+    /// The prompt (counted with the o200k tokenizer) plus the request's output cap does not fit the context window of any
+    /// deployment the route and its fallbacks can reach; nothing was sent.
+    /// </summary>
+    ContextWindowTooSmall,
 }

@@ -34,4 +34,13 @@ public sealed class RouteOptions
     /// </summary>
     /// <value>Default <see langword="null"/>: the cheapest deployment, latency breaking ties. Ignored by other strategies.</value>
     public TimeSpan? LatencyObjective { get; set; }
+
+    /// <summary>
+    /// Gets or sets the route a request goes to when a deployment of this route refuses it under its content policy (an
+    /// error the classifier marks <see cref="FailureKind.ContentFiltered"/>, or a non-streaming response that finished with
+    /// <c>ChatFinishReason.ContentFilter</c>). Tried once per request, with its own fallbacks; a stream that is filtered
+    /// after its first update cannot be moved.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: content-policy refusals reach the caller.</value>
+    public string? ContentPolicyFallback { get; set; }
 }

@@ -135,6 +135,7 @@ internal static class RouterTelemetry
         FailureKind.Misconfigured => "misconfigured",
         FailureKind.ContextWindowExceeded => "context_window_exceeded",
         FailureKind.InvalidRequest => "invalid_request",
+        FailureKind.ContentFiltered => "content_filtered",
         _ => "other",
     };
 
@@ -165,6 +166,7 @@ internal static class RouterTelemetry
         NoAvailableDeploymentReason.NoneMatchConstraints => "none_match_constraints",
         NoAvailableDeploymentReason.AllUnavailable => "all_unavailable",
         NoAvailableDeploymentReason.DeploymentBudgetsExhausted => "deployment_budgets_exhausted",
+        NoAvailableDeploymentReason.ContextWindowTooSmall => "context_window_too_small",
         _ => "other",
     };
 }

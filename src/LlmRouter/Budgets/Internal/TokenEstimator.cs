@@ -31,6 +31,12 @@ internal static class TokenEstimator
     // A function argument or result that is neither text nor JSON (a number, or an object serialized later): an allowance.
     private const int BytesPerOpaqueValue = 768;
 
+    /// <summary>What <see cref="CharCount"/> counts for a message's own overhead (3 chars bound 9 tokens, above the 3-4 used).</summary>
+    private const int CharsPerMessage = 4;
+
+    /// <summary>What <see cref="CharCount"/> counts per image, file or opaque value (bounding 3,000 tokens).</summary>
+    private const int CharsPerMediaItem = 1_000;
+
     private static readonly Lazy<Tokenizer> O200kBase = new(static () => TiktokenTokenizer.CreateForEncoding("o200k_base"));
 
     /// <summary>
@@ -110,6 +116,51 @@ internal static class TokenEstimator
         }
 
         return (int)Math.Min(tokens, int.MaxValue);
+    }
+
+    /// <summary>
+    /// The UTF-16 length of everything in the prompt that becomes tokens (texts, reasoning, function names and arguments,
+    /// function results, instructions, tool schemas), plus <see cref="CharsPerMediaItem"/> per image or file: a bound read
+    /// from string lengths alone, with no pass over the text. Three times it bounds the prompt's UTF-8 bytes, and so its tokens.
+    /// </summary>
+    public static long CharCount(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    {
+        long chars = 0;
+        foreach (ChatMessage message in messages)
+        {
+            chars += (message.AuthorName?.Length ?? 0) + CharsPerMessage;
+            foreach (AIContent content in message.Contents)
+            {
+                chars += content switch
+                {
+                    TextContent text => text.Text?.Length ?? 0,
+                    TextReasoningContent reasoning => (reasoning.Text?.Length ?? 0) + (reasoning.ProtectedData?.Length ?? 0),
+                    FunctionCallContent call => call.Name.Length + (call.Arguments?.Sum(a => a.Key.Length + ValueChars(a.Value)) ?? 0),
+                    FunctionResultContent result => ValueChars(result.Result),
+                    DataContent data when data.HasTopLevelMediaType("text") => data.Data.Length,
+                    _ => CharsPerMediaItem,
+                };
+            }
+        }
+
+        if (options is not null)
+        {
+            chars += options.Instructions?.Length ?? 0;
+            foreach (AITool tool in options.Tools ?? [])
+            {
+                chars += tool.Name.Length + (tool.Description?.Length ?? 0) + (tool is AIFunctionDeclaration f ? JsonMarshal.GetRawUtf8Value(f.JsonSchema).Length : 0);
+            }
+        }
+
+        return chars;
+
+        static long ValueChars(object? value) => value switch
+        {
+            null => 0,
+            string text => text.Length,
+            JsonElement json when json.ValueKind != JsonValueKind.Undefined => JsonMarshal.GetRawUtf8Value(json).Length,
+            _ => CharsPerMediaItem,
+        };
     }
 
     /// <summary>Counts the tokens of a text with the o200k_base encoding; 0 for <see langword="null"/> or empty.</summary>

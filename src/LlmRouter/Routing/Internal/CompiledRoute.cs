@@ -23,6 +23,12 @@ internal sealed class CompiledRoute
 
     public int MaxAttempts { get; }
 
+    /// <summary>The route content-policy refusals go to, if any.</summary>
+    public CompiledRoute? ContentPolicyFallback { get; set; }
+
+    /// <summary>The smallest known context window among the deployments of <see cref="Chain"/>, if any is known.</summary>
+    public int? SmallestWindow { get; set; }
+
     /// <summary>This route, then its fallbacks breadth-first (each route once), as tried by a request.</summary>
     public CompiledRoute[] Chain { get; set; }
 }

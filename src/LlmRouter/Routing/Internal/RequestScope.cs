@@ -17,6 +17,9 @@ internal struct RequestScope
     /// <summary>Deployments must have a context window of at least this many tokens (after a context-window failure); 0 = any.</summary>
     public long MinContextWindow;
 
+    /// <summary>Prompt tokens plus output cap when the prompt may not fit some deployment's known window (0: fits all).</summary>
+    public long RequiredContext;
+
     private Deployment? _tried0;
     private List<Deployment>? _triedMore;
 

@@ -15,6 +15,8 @@ internal struct RequestState
     public int RouteAttempts;
     public int Matching;
     public int OverBudget;
+    public int TooSmall;
+    public bool ContentFallbackUsed;
     public bool SelectionActive;
     public bool LastResortUsed;
     public Selection Selection;

@@ -55,9 +55,34 @@ internal sealed class RouteTable
             routes[r.Name].Chain = BuildChain(routes[r.Name], options, routes);
         }
 
+        foreach (RouteOptions r in options.Routes)
+        {
+            if (r.ContentPolicyFallback is { } contentFallback)
+            {
+                routes[r.Name].ContentPolicyFallback = routes[contentFallback];
+            }
+        }
+
         CompiledRoute defaultRoute = options.DefaultRoute is { } name
             ? routes[name]
             : new CompiledRoute(RouterDefaults.ImplicitDefaultRouteName, deployments, strategies[RouterDefaults.Strategy], null);
+
+        foreach (CompiledRoute route in routes.Values.Append(defaultRoute))
+        {
+            int? smallest = null;
+            foreach (CompiledRoute step in route.Chain)
+            {
+                foreach (Deployment d in step.Members)
+                {
+                    if (d.ContextWindow is int window)
+                    {
+                        smallest = Math.Min(smallest ?? int.MaxValue, window);
+                    }
+                }
+            }
+
+            route.SmallestWindow = smallest;
+        }
 
         return new RouteTable(routes.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), defaultRoute, [.. names]);
     }

@@ -44,6 +44,9 @@ internal struct Selection
     /// <summary>Number of deployments that satisfy the constraints (available or not).</summary>
     public int Matching { get; private set; }
 
+    /// <summary>Number of deployments that satisfy the constraints but whose known context window is too small for the prompt.</summary>
+    public int TooSmall { get; private set; }
+
     /// <summary>Number of deployments that satisfy the constraints but have exhausted a deployment budget.</summary>
     public int OverBudget { get; private set; }
 
@@ -59,6 +62,7 @@ internal struct Selection
         Deployment[] members = route.Members;
         selection._latencyRanked = route.Strategy.IsLatencyRanked;
         selection.OverBudget = 0;
+        selection.TooSmall = 0;
         selection._firstPick = true;
         if (members.Length > InlineCapacity)
         {
@@ -80,6 +84,13 @@ internal struct Selection
 
             if (scope.MinContextWindow > 0 && (d.ContextWindow ?? 0) < scope.MinContextWindow)
             {
+                continue;
+            }
+
+            if (scope.RequiredContext > 0 && d.ContextWindow is int window && window < scope.RequiredContext)
+            {
+                // Known too small for this prompt: never sent (LiteLLM #31557 picks smaller windows on fallback).
+                selection.TooSmall++;
                 continue;
             }
 
