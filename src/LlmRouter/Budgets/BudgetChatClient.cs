@@ -37,6 +37,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
     private readonly PolicyTable _policies;
     private readonly LlmRouterChatClient? _router;
     private readonly FrozenDictionary<string, TokenRates> _routeRates;
+    private readonly FrozenDictionary<string, int> _concurrentAttempts;
     private readonly FrozenDictionary<string, DeploymentBudget> _deployments;
     private readonly bool _anyDeploymentBudget;
     private readonly Dictionary<ScopePolicy, FrozenSet<string>> _fallbackLimited = new(ReferenceEqualityComparer.Instance);
@@ -80,6 +81,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         _policies = new PolicyTable(options.Scopes);
 
         var routeRates = new Dictionary<string, TokenRates>(StringComparer.OrdinalIgnoreCase);
+        var hedged = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         var deployments = new Dictionary<string, DeploymentBudget>(StringComparer.OrdinalIgnoreCase);
         if (_router is not null)
         {
@@ -89,6 +91,16 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 {
                     routeRates[route] = rates;
                 }
+
+                if (_router.MaxConcurrentAttempts(route) is > 1 and int concurrent)
+                {
+                    hedged[route] = concurrent;
+                }
+            }
+
+            if (_router.MaxConcurrentAttempts(null) is > 1 and int concurrentDefault)
+            {
+                hedged[string.Empty] = concurrentDefault;
             }
 
             if (WorstRates(_router.Reachable(null)) is { } defaultRates)
@@ -112,6 +124,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         }
 
         _routeRates = routeRates.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        _concurrentAttempts = hedged.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
         _deployments = deployments.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
         _observed = [.. _policies.ExactScopes.SelectMany(s => s.Accounts), .. deployments.Values.SelectMany(d => d.Budgets)];
@@ -560,8 +573,16 @@ public sealed class BudgetChatClient : DelegatingChatClient
     }
 
     /// <summary>The request's worst-case cost on the route it is (now) going to.</summary>
-    private long WorstCase(in Admission admission) =>
-        RatesOf(admission.Options?.ModelId).WorstCase(admission.PromptTokens, admission.Options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
+    private long WorstCase(in Admission admission)
+    {
+        string? route = admission.Options?.ModelId;
+        long one = RatesOf(route).WorstCase(admission.PromptTokens, admission.Options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens);
+
+        // A hedged route may run several attempts at once, each billed: reserve for all of them.
+        return _concurrentAttempts.Count > 0 && _concurrentAttempts.TryGetValue(route ?? string.Empty, out int concurrent) ? SaturatingMultiply(one, concurrent) : one;
+    }
+
+    private static long SaturatingMultiply(long amount, int factor) => amount > long.MaxValue / factor ? long.MaxValue : amount * factor;
 
     /// <summary>
     /// Acts on the store's answer: <see langword="true"/> when granted; <see langword="false"/> after switching the
@@ -763,14 +784,43 @@ public sealed class BudgetChatClient : DelegatingChatClient
             }
         }
 
+        Measured served;
         if (usage is { InputTokenCount: not null } or { OutputTokenCount: not null })
         {
-            return new Measured(rates.Of(usage), false, usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
+            served = new Measured(rates.Of(usage), false, usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
+        }
+        else
+        {
+            long input = TokenEstimator.Count(admission.Messages);
+            long output = TokenEstimator.Count(outputFallback ?? textOf(source));
+            served = new Measured(rates.WorstCase(input, output), true, input, output);
         }
 
-        long input = TokenEstimator.Count(admission.Messages);
-        long output = TokenEstimator.Count(outputFallback ?? textOf(source));
-        return new Measured(rates.WorstCase(input, output), true, input, output);
+        return report is { AttemptCount: > 1 } ? served with { Nanos = served.Nanos + SupersededCost(admission, report) } : served;
+    }
+
+    /// <summary>
+    /// What the hedged attempts another attempt beat cost: each was cancelled mid-way, its usage unknown; providers bill the
+    /// prompt they read, so each is charged its prompt (the upper bound used for reservations) at its deployment's input price.
+    /// </summary>
+    private long SupersededCost(in Admission admission, RoutingReport report)
+    {
+        long nanos = 0;
+        long prompt = -1;
+        foreach (AttemptRecord a in report.Attempts)
+        {
+            if (a.Outcome == AttemptOutcome.Superseded && _deployments.TryGetValue(a.Deployment, out DeploymentBudget? d) && d.Rates is { } rates)
+            {
+                if (prompt < 0)
+                {
+                    prompt = admission.PromptTokens > 0 ? admission.PromptTokens : TokenEstimator.UpperBound(admission.Messages, admission.Options);
+                }
+
+                nanos += rates.WorstCase(prompt, 0);
+            }
+        }
+
+        return nanos;
     }
 
     /// <summary>Settles the reservation at <paramref name="cost"/> and charges the serving deployment's budgets; never throws.</summary>

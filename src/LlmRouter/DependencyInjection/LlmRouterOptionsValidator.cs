@@ -132,6 +132,34 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
                 }
             }
 
+            if (r.Hedging is { } hedging)
+            {
+                if (hedging.Delay is null && hedging.DelayPercentile is null)
+                {
+                    failures.Add($"{at}:Hedging needs Delay, DelayPercentile or both: when to start the hedge.");
+                }
+
+                if (hedging.Delay is { } delay && delay < TimeSpan.Zero)
+                {
+                    failures.Add($"{at}:Hedging:Delay is {delay}: it must not be negative.");
+                }
+
+                if (hedging.DelayPercentile is { } percentile && percentile is not (> 0 and < 1))
+                {
+                    failures.Add($"{at}:Hedging:DelayPercentile is {percentile}: it must be between 0 and 1, exclusive (0.9 for the 90th percentile).");
+                }
+
+                if (hedging.MaxExtraAttempts < 1)
+                {
+                    failures.Add($"{at}:Hedging:MaxExtraAttempts is {hedging.MaxExtraAttempts}: it must be at least 1.");
+                }
+
+                if (hedging.MaxHedgedShare is not (> 0 and <= 1))
+                {
+                    failures.Add($"{at}:Hedging:MaxHedgedShare is {hedging.MaxHedgedShare}: it must be above 0 and at most 1.");
+                }
+            }
+
             if (r.LatencyObjective is { } objective && objective <= TimeSpan.Zero)
             {
                 failures.Add($"{at}:LatencyObjective is {objective}: it must be positive, or unset.");

@@ -14,4 +14,7 @@ public enum AttemptOutcome
 
     /// <summary>The caller cancelled the request during the attempt.</summary>
     Cancelled,
+
+    /// <summary>A hedged attempt cancelled because another attempt of the same request answered first.</summary>
+    Superseded,
 }

@@ -19,6 +19,7 @@ public sealed class Deployment
 
     // Router-clock time until which a deployment budget keeps the deployment out of routing.
     private long _budgetBlockedUntil = long.MinValue;
+    private LatencyQuantile? _quantiles;
 
     internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, RouterClock clock)
     {
@@ -111,6 +112,12 @@ public sealed class Deployment
 
     internal string? HttpClientName { get; }
 
+    /// <summary>Starts fitting this deployment's latency distribution (for a hedged route's percentile delay).</summary>
+    internal void TrackLatencyQuantiles() => _quantiles ??= new LatencyQuantile();
+
+    /// <summary>The latency at a percentile of recent non-streaming answers, or <see langword="null"/> without enough data.</summary>
+    internal TimeSpan? LatencyAt(double percentile) => _quantiles?.At(percentile);
+
     /// <summary>A stable hash of the name, for rendezvous hashing of affinity keys.</summary>
     internal ulong NameHash { get; }
 
@@ -137,7 +144,7 @@ public sealed class Deployment
     }
 
     /// <summary>Records a successful attempt in statistics and health under one lock.</summary>
-    internal HealthTransition RecordSuccess(double seconds, bool streaming, long now, bool probe)
+    internal HealthTransition RecordSuccess(double seconds, bool streaming, long now, bool probe, double elapsedSeconds)
     {
         lock (_gate)
         {
@@ -148,6 +155,11 @@ public sealed class Deployment
             }
 
             Stats.RecordSuccessLocked(seconds, streaming, now);
+            if (!streaming)
+            {
+                _quantiles?.RecordLocked(elapsedSeconds); // hedging compares raw time: not normalised for output length
+            }
+
             return transition;
         }
     }

@@ -44,7 +44,9 @@ public sealed partial class LlmRouterChatClient
                 throw exhausted;
             }
 
-            ChatResponse response = await RunAsync(state, replayable, options, pick, started: null, start, cancellationToken).ConfigureAwait(false);
+            ChatResponse response = await (state.Chain[0].Hedging is not null
+                ? HedgedAsync(state, replayable, options, pick, start, cancellationToken)
+                : RunAsync(state, replayable, options, pick, started: null, start, cancellationToken)).ConfigureAwait(false);
             Routed(span, response.GetRoutingReport());
             RequestSpan.Served(owned, response.Usage, response.ModelId, response.GetCost());
             return response;

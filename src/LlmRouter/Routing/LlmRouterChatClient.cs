@@ -154,6 +154,13 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
     }
 
+    /// <summary>How many attempts of one request to this route may run at once: 1, or 1 + the hedges its hedging allows.</summary>
+    internal int MaxConcurrentAttempts(string? routeName)
+    {
+        CompiledRoute route = routeName is null ? _routes.Default : _routes.TryGet(routeName, out CompiledRoute r) ? r : _routes.Default;
+        return route.Hedging is { } hedging ? 1 + hedging.MaxExtraAttempts : 1;
+    }
+
     /// <summary>Every deployment a request to <paramref name="routeName"/> may reach: its members and those of its fallbacks.</summary>
     internal IEnumerable<Deployment> Reachable(string? routeName)
     {
@@ -212,6 +219,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
         while (true)
         {
             Deployment d = pick.Deployment;
+            if (state.Chain[0].Hedging is not null && state.Attempts == 1)
+            {
+                return HedgedAsync(state, messages, options, pick, start, cancellationToken);
+            }
+
             if (d.AttemptTimeout is not null)
             {
                 return RunAsync(state, messages, options, pick, started: null, start, cancellationToken);
@@ -760,7 +772,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             seconds = seconds * _referenceOutputTokens / tokens;
         }
 
-        HealthTransition transition = d.RecordSuccess(seconds, state.Scope.Streaming, end, pick.CircuitProbe);
+        HealthTransition transition = d.RecordSuccess(seconds, state.Scope.Streaming, end, pick.CircuitProbe, elapsed.TotalSeconds);
         if (pick.ColdProbe)
         {
             d.Stats.ReleaseColdProbe();

@@ -43,4 +43,8 @@ public sealed class RouteOptions
     /// </summary>
     /// <value>Default <see langword="null"/>: content-policy refusals reach the caller.</value>
     public string? ContentPolicyFallback { get; set; }
+
+    /// <summary>Gets or sets hedging for non-streaming requests to this route (see <see cref="HedgingOptions"/>).</summary>
+    /// <value>Default <see langword="null"/>: no hedging; one attempt at a time.</value>
+    public HedgingOptions? Hedging { get; set; }
 }

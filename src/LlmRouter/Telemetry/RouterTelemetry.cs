@@ -46,6 +46,9 @@ internal static class RouterTelemetry
     public static readonly Counter<long> Failovers = Meter.CreateCounter<long>(
         "llmrouter.failovers", "{failover}", "Moves from a failed attempt to another deployment, by the deployment left and the failure kind.");
 
+    public static readonly Counter<long> Hedges = Meter.CreateCounter<long>(
+        "llmrouter.hedges", "{hedge}", "Hedged attempts started while an earlier attempt of the same request was still running, and whether they won.");
+
     public static readonly Counter<long> Cooldowns = Meter.CreateCounter<long>(
         "llmrouter.deployment.cooldowns", "{cooldown}", "Deployments taken out of routing for a cooldown, by failure kind.");
 
@@ -113,6 +116,7 @@ internal static class RouterTelemetry
         public const string AttemptNumber = "llmrouter.attempt.number";
         public const string AttemptOutcome = "llmrouter.attempt.outcome";
         public const string Probe = "llmrouter.attempt.probe";
+        public const string Hedge = "llmrouter.attempt.hedge";
         public const string FailureKind = "llmrouter.failure.kind";
         public const string FailoverReason = "llmrouter.failover.reason";
         public const string FailoverFrom = "llmrouter.failover.from";
@@ -146,6 +150,7 @@ internal static class RouterTelemetry
         AttemptOutcome.Failed => "failed",
         AttemptOutcome.TimedOut => "timed_out",
         AttemptOutcome.Cancelled => "cancelled",
+        AttemptOutcome.Superseded => "superseded",
         _ => "other",
     };
 

@@ -23,6 +23,36 @@ internal sealed class CompiledRoute
 
     public int MaxAttempts { get; }
 
+    /// <summary>The route's hedging, if any (a copy of the options, read once).</summary>
+    public HedgingOptions? Hedging { get; init; }
+
+    /// <summary>Recent requests and hedged requests of this route (halved every 1,024 requests), for <see cref="HedgingOptions.MaxHedgedShare"/>.</summary>
+    private long _requests;
+    private long _hedged;
+
+    /// <summary>Counts a hedged-route request; returns nothing.</summary>
+    public void CountRequest()
+    {
+        if (Interlocked.Increment(ref _requests) % 1024 == 0)
+        {
+            Interlocked.Exchange(ref _requests, Volatile.Read(ref _requests) / 2);
+            Interlocked.Exchange(ref _hedged, Volatile.Read(ref _hedged) / 2);
+        }
+    }
+
+    /// <summary>Takes a hedge if the route's recent hedged share leaves room for it.</summary>
+    public bool TryTakeHedge(double maxShare)
+    {
+        long requests = Math.Max(Volatile.Read(ref _requests), 1);
+        if (Volatile.Read(ref _hedged) + 1 > Math.Max(1, maxShare * requests))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _hedged);
+        return true;
+    }
+
     /// <summary>The route content-policy refusals go to, if any.</summary>
     public CompiledRoute? ContentPolicyFallback { get; set; }
 

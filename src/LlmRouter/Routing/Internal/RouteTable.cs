@@ -36,7 +36,19 @@ internal sealed class RouteTable
             RankingStrategy strategy = string.Equals(r.Strategy, RouterDefaults.CostAware, StringComparison.OrdinalIgnoreCase) && r.LatencyObjective is not null
                 ? new CostAwareStrategy(r.LatencyObjective)
                 : strategies[r.Strategy];
-            routes[r.Name] = new CompiledRoute(r.Name, members, strategy, r.MaxAttempts);
+            routes[r.Name] = new CompiledRoute(r.Name, members, strategy, r.MaxAttempts)
+            {
+                Hedging = r.Hedging is { } h
+                    ? new HedgingOptions { Delay = h.Delay, DelayPercentile = h.DelayPercentile, MaxExtraAttempts = h.MaxExtraAttempts, MaxHedgedShare = h.MaxHedgedShare }
+                    : null,
+            };
+            if (r.Hedging?.DelayPercentile is not null)
+            {
+                foreach (Deployment d in members)
+                {
+                    d.TrackLatencyQuantiles();
+                }
+            }
             names.Add(r.Name);
         }
 

@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+using LlmRouter.Routing.Internal;
+using LlmRouter.Telemetry;
+using Microsoft.Extensions.AI;
+using static LlmRouter.Telemetry.RouterTelemetry;
+
+namespace LlmRouter;
+
+/// <summary>Hedged requests (<see cref="RouteOptions.Hedging"/>): a second attempt when the first is slow, the first success wins.</summary>
+public sealed partial class LlmRouterChatClient
+{
+    /// <summary>
+    /// The attempt loop of a hedged route: attempts run side by side, a new one starting when the newest has not answered
+    /// within the hedging delay (up to <see cref="HedgingOptions.MaxExtraAttempts"/> and the route's hedged share), or at
+    /// once when every running attempt has failed (a plain failover). The first success wins; the others are cancelled and
+    /// recorded as <see cref="AttemptOutcome.Superseded"/> (no health verdict: their latency is unknown, not bad).
+    /// </summary>
+    private async Task<ChatResponse> HedgedAsync(
+        RequestState state, IEnumerable<ChatMessage> messages, ChatOptions? options, Pick pick, long start, CancellationToken cancellationToken)
+    {
+        CompiledRoute route = state.Chain[0];
+        HedgingOptions hedging = route.Hedging!;
+        route.CountRequest();
+        var running = new List<HedgedAttempt>(hedging.MaxExtraAttempts + 1);
+        int hedges = 0;
+        try
+        {
+            running.Add(StartHedged(ref state, pick, start, messages, options, hedge: false, cancellationToken));
+            while (true)
+            {
+                using var delayCancel = new CancellationTokenSource();
+                Task? delay = hedges < hedging.MaxExtraAttempts && state.Attempts < state.MaxAttempts && HedgeDelay(hedging, running[^1].Pick.Deployment) is TimeSpan wait
+                    ? Task.Delay(wait, _time, delayCancel.Token)
+                    : null;
+                var waiting = new List<Task>(running.Count + 1);
+                foreach (HedgedAttempt r in running)
+                {
+                    waiting.Add(r.Task);
+                }
+
+                if (delay is not null)
+                {
+                    waiting.Add(delay);
+                }
+
+                Task finished = await Task.WhenAny(waiting).ConfigureAwait(false);
+                await delayCancel.CancelAsync().ConfigureAwait(false);
+                if (ReferenceEquals(finished, delay))
+                {
+                    if (route.TryTakeHedge(hedging.MaxHedgedShare) && NextPick(ref state, out Pick next, out long nextStart))
+                    {
+                        hedges++;
+                        running.Add(StartHedged(ref state, next, nextStart, messages, options, hedge: true, cancellationToken));
+                    }
+                    else
+                    {
+                        hedges = hedging.MaxExtraAttempts; // nothing to hedge with, or the route's hedged share is used up
+                    }
+
+                    continue;
+                }
+
+                HedgedAttempt done = running.Find(r => ReferenceEquals(r.Task, finished))!;
+                running.Remove(done);
+                done.Release();
+                state.AttemptSpan = done.Span;
+                if (done.Task.IsCompletedSuccessfully)
+                {
+                    ChatResponse response = done.Task.Result;
+                    foreach (HedgedAttempt loser in running)
+                    {
+                        Supersede(ref state, loser);
+                    }
+
+                    running.Clear();
+                    if (done.Hedge && Hedges.Enabled)
+                    {
+                        Hedges.Add(1, new TagList { { Tags.Route, state.RequestedRoute }, { Tags.Deployment, done.Pick.Deployment.Name }, { Tags.Outcome, "won" } });
+                    }
+
+                    Attach(response, Succeeded(ref state, done.Pick, done.Start, response.Usage));
+                    RequestEnded(state.RequestedRoute, state.StartedAt, null);
+                    return response;
+                }
+
+                Exception error = done.Task.Exception?.InnerException ?? new OperationCanceledException("The attempt was cancelled.", null, cancellationToken);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    Cancelled(ref state, done.Pick, done.Start);
+                    foreach (HedgedAttempt other in running)
+                    {
+                        state.AttemptSpan = other.Span;
+                        other.Cancel();
+                        Cancelled(ref state, other.Pick, other.Start);
+                    }
+
+                    running.Clear();
+                    var cancelled = error as OperationCanceledException ?? new OperationCanceledException(null, error, cancellationToken);
+                    RequestEnded(state.RequestedRoute, state.StartedAt, cancelled);
+                    throw cancelled;
+                }
+
+                bool timedOut = done.TimedOut;
+                if (!Failed(ref state, done.Pick, error, timedOut ? done.Pick.Deployment.AttemptTimeout : null, done.Start))
+                {
+                    foreach (HedgedAttempt other in running)
+                    {
+                        Supersede(ref state, other);
+                    }
+
+                    running.Clear();
+                    RequestEnded(state.RequestedRoute, state.StartedAt, error);
+                    ExceptionDispatchInfo.Throw(error);
+                }
+
+                if (running.Count == 0)
+                {
+                    // Nothing else is running: fail over now rather than after a hedging delay.
+                    if (!NextPick(ref state, out Pick next, out long nextStart))
+                    {
+                        Exception exhausted = Exhausted(ref state);
+                        RequestEnded(state.RequestedRoute, state.StartedAt, exhausted);
+                        throw exhausted;
+                    }
+
+                    running.Add(StartHedged(ref state, next, nextStart, messages, options, hedge: false, cancellationToken));
+                }
+            }
+        }
+        finally
+        {
+            foreach (HedgedAttempt r in running)
+            {
+                r.Cancel();
+            }
+
+            state.Dispose();
+        }
+    }
+
+    /// <summary>The hedging delay after an attempt on <paramref name="d"/> started: its latency percentile, else the fixed delay.</summary>
+    private static TimeSpan? HedgeDelay(HedgingOptions hedging, Deployment d) =>
+        hedging.DelayPercentile is double p && d.LatencyAt(p) is TimeSpan measured ? measured : hedging.Delay;
+
+    /// <summary>Starts an attempt with its own cancellation (so a loser can be cancelled alone) and its own span.</summary>
+    private HedgedAttempt StartHedged(
+        ref RequestState state, in Pick pick, long start, IEnumerable<ChatMessage> messages, ChatOptions? options, bool hedge, CancellationToken cancellationToken)
+    {
+        Deployment d = pick.Deployment;
+        CancellationTokenSource cts = d.AttemptTimeout is TimeSpan timeout ? new CancellationTokenSource(timeout, _time) : new CancellationTokenSource();
+        CancellationTokenRegistration link = cancellationToken.UnsafeRegister(CancelSource, cts);
+        Activity? span = StartAttempt(ref state, pick);
+        if (hedge)
+        {
+            span?.SetTag(Tags.Hedge, true);
+            if (Hedges.Enabled)
+            {
+                Hedges.Add(1, new TagList { { Tags.Route, state.RequestedRoute }, { Tags.Deployment, d.Name }, { Tags.Outcome, "started" } });
+            }
+        }
+
+        Task<ChatResponse> task;
+        try
+        {
+            task = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Strip), cts.Token);
+        }
+#pragma warning disable CA1031 // Handled with the attempt's other failures.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            task = Task.FromException<ChatResponse>(ex);
+        }
+
+        if (span is not null)
+        {
+            // The next attempt's span is the request span's child too, not this one's.
+            Activity.Current = span.Parent;
+        }
+
+        state.AttemptSpan = null;
+        return new HedgedAttempt(pick, start, task, cts, link, span, hedge);
+    }
+
+    /// <summary>Cancels an attempt another one beat, and records it as superseded.</summary>
+    private void Supersede(ref RequestState state, HedgedAttempt loser)
+    {
+        loser.Cancel();
+        Deployment d = loser.Pick.Deployment;
+        long end = _clock.Now();
+        TimeSpan elapsed = _clock.Elapsed(loser.Start, end);
+        if (loser.Pick.ColdProbe)
+        {
+            d.Stats.ReleaseColdProbe();
+        }
+
+        ReleaseProbe(d, loser.Pick, end);
+        string route = state.CurrentRouteName;
+        state.Log.Add(new AttemptRecord(d.Name, route, AttemptOutcome.Superseded, elapsed));
+        state.AttemptSpan = loser.Span;
+        AttemptEnded(ref state, d, route, AttemptOutcome.Superseded, elapsed, error: null, failure: null);
+    }
+
+    /// <summary>One attempt of a hedged request.</summary>
+    private sealed class HedgedAttempt(Pick pick, long start, Task<ChatResponse> task, CancellationTokenSource cts, CancellationTokenRegistration link, Activity? span, bool hedge)
+    {
+        public Pick Pick { get; } = pick;
+
+        public long Start { get; } = start;
+
+        public Task<ChatResponse> Task { get; } = task;
+
+        public Activity? Span { get; } = span;
+
+        public bool Hedge { get; } = hedge;
+
+        /// <summary>Whether the attempt's own timeout (not the caller) cancelled it.</summary>
+        public bool TimedOut { get; private set; }
+
+        /// <summary>Frees the attempt's cancellation after it finished.</summary>
+        public void Release()
+        {
+            TimedOut = cts.IsCancellationRequested;
+            link.Dispose();
+            cts.Dispose();
+        }
+
+        /// <summary>Cancels a running attempt; a late failure of its task is observed so it never goes unobserved.</summary>
+        public void Cancel()
+        {
+            try
+            {
+                cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Already finished and released.
+            }
+
+            _ = Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            link.Dispose();
+            cts.Dispose();
+        }
+    }
+}

@@ -1,0 +1,275 @@
+using System.Net;
+using LlmRouter.Tests.Budgets;
+using LlmRouter.Tests.TestUtilities;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace LlmRouter.Tests.Routing;
+
+public class HedgingTests
+{
+    private readonly RouterHarness _h = new();
+
+    /// <summary>A deployment answering after <paramref name="latency"/> of fake time (concurrent calls each wait their own), honouring cancellation.</summary>
+    private Delayed AddDelayed(string name, TimeSpan latency, Action<DeploymentOptions>? configure = null)
+    {
+        var delayed = new Delayed(name, latency, _h.Time);
+        _h.Add(name, delayed.Client, configure);
+        return delayed;
+    }
+
+    /// <summary>Yields until the condition holds; bounded (a hang guard, not a speed check).</summary>
+    private static async Task Until(Func<bool> condition)
+    {
+        for (int i = 0; !condition(); i++)
+        {
+            Assert.True(i < 10_000, "The condition never became true.");
+            await Task.Delay(1);
+        }
+    }
+
+    private RouteOptions Hedged(HedgingOptions hedging, params string[] deployments)
+    {
+        RouteOptions route = _h.Route("chat", "Ordered", deployments);
+        route.Hedging = hedging;
+        return route;
+    }
+
+    [Fact]
+    public async Task A_slow_first_attempt_is_hedged_after_the_delay_and_the_faster_hedge_wins()
+    {
+        Delayed slow = AddDelayed("slow", TimeSpan.FromSeconds(20));
+        Delayed fast = AddDelayed("fast", TimeSpan.FromMilliseconds(100));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1 }, "slow", "fast");
+        using LlmRouterChatClient router = _h.Build();
+
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        await Until(() => slow.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(499));
+        await Task.Delay(20); // room for a (wrong) early hedge to start; its absence is what is checked
+        Assert.Equal(0, fast.Started);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(1));
+        await Until(() => fast.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(100));
+        ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
+
+        RoutingReport report = response.GetRoutingReport()!;
+        Assert.Equal("fast", report.Deployment);
+        AttemptRecord loser = Assert.Single(report.Attempts, a => a.Deployment == "slow");
+        Assert.Equal(AttemptOutcome.Superseded, loser.Outcome);
+        await Until(() => slow.Cancelled == 1);
+        Assert.Equal(0, router.Deployments[0].FailureRate); // a superseded attempt is no verdict on its deployment
+    }
+
+    [Fact]
+    public async Task An_attempt_that_answers_within_the_delay_is_never_hedged()
+    {
+        AddDelayed("quick", TimeSpan.FromMilliseconds(200));
+        Delayed spare = AddDelayed("spare", TimeSpan.FromMilliseconds(100));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1 }, "quick", "spare");
+        using LlmRouterChatClient router = _h.Build();
+
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        await Until(() => _h.Clients["quick"].Calls == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(200));
+        ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        _h.Time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(("quick", 1), (response.GetRoutingReport()!.Deployment, response.GetRoutingReport()!.AttemptCount));
+        Assert.Equal(0, spare.Started);
+    }
+
+    [Fact]
+    public async Task A_percentile_delay_follows_the_deployments_measured_latency()
+    {
+        Delayed primary = AddDelayed("primary", TimeSpan.FromMilliseconds(100));
+        Delayed backup = AddDelayed("backup", TimeSpan.FromMilliseconds(100));
+        Hedged(new HedgingOptions { DelayPercentile = 0.9, MaxHedgedShare = 1 }, "primary", "backup");
+        _h.Route("primary-only", "Ordered", "primary").Hedging = new HedgingOptions { DelayPercentile = 0.9, MaxHedgedShare = 1 };
+        using LlmRouterChatClient router = _h.Build();
+        for (int i = 0; i < 6; i++)
+        {
+            // Without data there is no delay to hedge at (no fixed Delay): these run alone and teach the router 100 ms.
+            Task<ChatResponse> warm = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("primary-only"));
+            await Until(() => primary.Started == i + 1);
+            _h.Time.Advance(TimeSpan.FromMilliseconds(100));
+            await warm.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        primary.Latency = TimeSpan.FromSeconds(30);
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        await Until(() => primary.Started == 7);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(99));
+        await Task.Delay(20); // room for a (wrong) early hedge to start; its absence is what is checked
+        Assert.Equal(0, backup.Started);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(2)); // identical samples: the 90th percentile is 100 ms
+        await Until(() => backup.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal("backup", (await call.WaitAsync(TimeSpan.FromSeconds(30))).GetRoutingReport()!.Deployment);
+    }
+
+    [Fact]
+    public async Task A_failure_before_the_delay_fails_over_at_once()
+    {
+        _h.Add("broken", TestChatClient.Throwing("broken", () => new HttpRequestException("down", null, HttpStatusCode.ServiceUnavailable)));
+        Delayed backup = AddDelayed("backup", TimeSpan.FromMilliseconds(100));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromSeconds(5), MaxHedgedShare = 1 }, "broken", "backup");
+        using LlmRouterChatClient router = _h.Build();
+
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        await Until(() => backup.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(100));
+        ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["broken", "backup"], response.GetRoutingReport()!.Attempts.Select(a => a.Deployment));
+        Assert.Equal(AttemptOutcome.Failed, response.GetRoutingReport()!.Attempts[0].Outcome);
+    }
+
+    [Fact]
+    public async Task When_the_first_attempt_fails_after_the_hedge_started_the_hedge_still_serves()
+    {
+        Delayed flaky = AddDelayed("flaky", TimeSpan.FromSeconds(1));
+        flaky.FailWith = () => new HttpRequestException("boom", null, HttpStatusCode.InternalServerError);
+        Delayed backup = AddDelayed("backup", TimeSpan.FromSeconds(1));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1 }, "flaky", "backup");
+        using LlmRouterChatClient router = _h.Build();
+
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        await Until(() => flaky.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(500));
+        await Until(() => backup.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(500)); // flaky fails now; backup is half-way
+        await Until(() => router.Deployments[0].AttemptCounts.Failed == 1); // the router has seen the failure
+        _h.Time.Advance(TimeSpan.FromMilliseconds(500));
+        ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("backup", response.GetRoutingReport()!.Deployment);
+        Assert.Equal(AttemptOutcome.Failed, Assert.Single(response.GetRoutingReport()!.Attempts, a => a.Deployment == "flaky").Outcome);
+    }
+
+    [Fact]
+    public void Hedging_stops_at_the_routes_share_of_hedged_requests()
+    {
+        var route = new LlmRouter.Routing.Internal.CompiledRoute("chat", [], new LlmRouter.Routing.Internal.OrderedStrategy(), null);
+        int hedged = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            route.CountRequest();
+            hedged += route.TryTakeHedge(0.25) ? 1 : 0; // every request is slow and asks for a hedge
+        }
+
+        // The first hedge is always allowed, then at most a quarter of the route's requests: 2 of 8.
+        Assert.Equal(2, hedged);
+    }
+
+    [Fact]
+    public async Task A_caller_cancelling_cancels_every_running_attempt()
+    {
+        Delayed a = AddDelayed("a", TimeSpan.FromSeconds(10));
+        Delayed b = AddDelayed("b", TimeSpan.FromSeconds(10));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(100), MaxHedgedShare = 1 }, "a", "b");
+        using LlmRouterChatClient router = _h.Build();
+        using var cts = new CancellationTokenSource();
+
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"), cts.Token);
+        await Until(() => a.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(100));
+        await Until(() => b.Started == 1);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
+        await Until(() => a.Cancelled == 1 && b.Cancelled == 1);
+    }
+
+    [Fact]
+    public async Task The_budget_layer_reserves_for_every_attempt_that_may_run_and_charges_the_superseded_one_its_prompt()
+    {
+        var b = new BudgetHarness();
+        var slow = new Delayed("slow", TimeSpan.FromSeconds(20), b.Router.Time);
+        var fast = new Delayed("fast", TimeSpan.FromMilliseconds(100), b.Router.Time);
+        b.Router.Add("slow", slow.Client, d => d.Price = BudgetHarness.Price());
+        b.Router.Add("fast", fast.Client, d => d.Price = BudgetHarness.Price());
+        b.Router.Route("chat", "Ordered", "slow", "fast").Hedging = new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1 };
+        b.Scope("team:a", BudgetHarness.Usd(1m));
+        BudgetChatClient client = b.Build();
+
+        Task<ChatResponse> call = client.GetResponseAsync(BudgetHarness.Prompt, BudgetHarness.For("team:a").Also(o => o.ModelId = "chat"));
+        await Until(() => slow.Started == 1);
+        (decimal _, decimal reserved) = await b.UsageAsync(client, "team:a");
+        b.Router.Time.Advance(TimeSpan.FromMilliseconds(500));
+        await Until(() => fast.Started == 1);
+        b.Router.Time.Advance(TimeSpan.FromMilliseconds(100));
+        ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        (decimal spent, decimal afterwards) = await b.UsageAsync(client, "team:a");
+
+        // One attempt's worst case: prompt bound (a few tokens) at $1/M + 500 output tokens at $2/M, about $0.001; twice that reserved.
+        Assert.InRange(reserved, 0.002m, 0.0021m);
+        Assert.Equal(0m, afterwards);
+
+        // The winner's usage (5 in, 500 out: $0.001005) plus the superseded attempt's prompt at the input price.
+        Assert.True(spent > 0.001005m && spent < 0.00102m, $"spent {spent}");
+        Assert.Equal(spent, response.GetCost()!.Usd);
+    }
+
+    [Theory]
+    [InlineData(null, null, "Hedging needs Delay, DelayPercentile or both")]
+    [InlineData(0.0, null, "DelayPercentile is 0")]
+    [InlineData(1.5, null, "DelayPercentile is 1.5")]
+    [InlineData(0.9, 0, "MaxExtraAttempts is 0")]
+    public void Invalid_hedging_fails_at_start_up(double? percentile, int? extra, string expected)
+    {
+        _h.Add("a");
+        Hedged(new HedgingOptions { DelayPercentile = percentile, MaxExtraAttempts = extra ?? 1 }, "a");
+
+        OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => _h.Build());
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A provider whose calls each finish after a latency of fake time, with counters.</summary>
+    private sealed class Delayed
+    {
+        private int _started;
+        private int _cancelled;
+        private int _finished;
+
+        public Delayed(string name, TimeSpan latency, TimeProvider time)
+        {
+            Latency = latency;
+            Client = new TestChatClient(name)
+            {
+                GetResponseAsyncCallback = async (_, _, ct) =>
+                {
+                    Interlocked.Increment(ref _started);
+                    try
+                    {
+                        await Task.Delay(Latency, time, ct);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        Interlocked.Increment(ref _cancelled);
+                        throw;
+                    }
+
+                    Interlocked.Increment(ref _finished);
+                    return FailWith is { } fail
+                        ? throw fail()
+                        : new ChatResponse(new ChatMessage(ChatRole.Assistant, $"from {name}")) { Usage = new UsageDetails { InputTokenCount = 5, OutputTokenCount = 500 } };
+                },
+            };
+        }
+
+        public TestChatClient Client { get; }
+
+        public TimeSpan Latency { get; set; }
+
+        public Func<Exception>? FailWith { get; set; }
+
+        public int Started => Volatile.Read(ref _started);
+
+        public int Cancelled => Volatile.Read(ref _cancelled);
+
+        public int Finished => Volatile.Read(ref _finished);
+    }
+}
