@@ -132,6 +132,19 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
                 }
             }
 
+            if (r.PrefixAffinity is { } affinity)
+            {
+                if (affinity.MinimumPrefixLength < 1)
+                {
+                    failures.Add($"{at}:PrefixAffinity:MinimumPrefixLength is {affinity.MinimumPrefixLength}: it must be at least 1 character.");
+                }
+
+                if (affinity.LatencyTolerance is < 0 or double.NaN)
+                {
+                    failures.Add($"{at}:PrefixAffinity:LatencyTolerance is {affinity.LatencyTolerance}: it must be 0 or more (0.5 for up to 50% slower).");
+                }
+            }
+
             if (r.Hedging is { } hedging)
             {
                 if (hedging.Delay is null && hedging.DelayPercentile is null)

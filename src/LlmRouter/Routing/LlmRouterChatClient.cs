@@ -677,6 +677,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
             state.Scope.RequiredContext = RequiredContext(messages, options, smallest);
         }
 
+        if (route.PrefixAffinity is { } affinity)
+        {
+            state.Scope.PrefixHash = PrefixHash.Of(messages, options, affinity.MinimumPrefixLength);
+        }
+
         return state;
     }
 

@@ -47,4 +47,8 @@ public sealed class RouteOptions
     /// <summary>Gets or sets hedging for non-streaming requests to this route (see <see cref="HedgingOptions"/>).</summary>
     /// <value>Default <see langword="null"/>: no hedging; one attempt at a time.</value>
     public HedgingOptions? Hedging { get; set; }
+
+    /// <summary>Gets or sets prefix affinity: requests sharing a long prompt prefix prefer one deployment, for the provider's prompt cache (see <see cref="PrefixAffinityOptions"/>).</summary>
+    /// <value>Default <see langword="null"/>: no affinity. Applies to "LowestLatency" and "CostAware" routes.</value>
+    public PrefixAffinityOptions? PrefixAffinity { get; set; }
 }

@@ -23,6 +23,9 @@ internal sealed class CompiledRoute
 
     public int MaxAttempts { get; }
 
+    /// <summary>The route's prefix affinity, if any (a copy of the options, read once).</summary>
+    public PrefixAffinityOptions? PrefixAffinity { get; init; }
+
     /// <summary>The route's hedging, if any (a copy of the options, read once).</summary>
     public HedgingOptions? Hedging { get; init; }
 

@@ -38,6 +38,7 @@ internal sealed class RouteTable
                 : strategies[r.Strategy];
             routes[r.Name] = new CompiledRoute(r.Name, members, strategy, r.MaxAttempts)
             {
+                PrefixAffinity = r.PrefixAffinity is { } pa ? new PrefixAffinityOptions { MinimumPrefixLength = pa.MinimumPrefixLength, LatencyTolerance = pa.LatencyTolerance } : null,
                 Hedging = r.Hedging is { } h
                     ? new HedgingOptions { Delay = h.Delay, DelayPercentile = h.DelayPercentile, MaxExtraAttempts = h.MaxExtraAttempts, MaxHedgedShare = h.MaxHedgedShare }
                     : null,

@@ -40,6 +40,7 @@ internal struct Selection
     private int _remaining;
     private bool _firstPick;
     private bool _latencyRanked;
+    private int _affinity;
 
     /// <summary>Number of deployments that satisfy the constraints (available or not).</summary>
     public int Matching { get; private set; }
@@ -123,6 +124,9 @@ internal struct Selection
             Span<double> scores = selection.Scores[..count];
             RankingStrategy strategy = route.Strategy;
             strategy.Score(new RankingContext(candidates[..count], scope.Streaming, scope.Options, scope.Random, now), scores);
+            selection._affinity = scope.PrefixHash != 0 && route.PrefixAffinity is { } affinity
+                ? AffinityPick(candidates[..count], scores, scope.PrefixHash, affinity.LatencyTolerance)
+                : -1;
             if (!strategy.IsBuiltIn)
             {
                 // NaN marks a taken candidate here; a custom strategy's NaN means "last".
@@ -145,7 +149,9 @@ internal struct Selection
         Span<Deployment> candidates = Candidates;
         while (_remaining > 0)
         {
-            int index = _firstPick && _latencyRanked ? FirstLatencyPick(scores, scope) : ArgMin(scores, _count);
+            int index = _firstPick && _affinity >= 0 ? _affinity
+                : _firstPick && _latencyRanked ? FirstLatencyPick(scores, scope)
+                : ArgMin(scores, _count);
             if (_latencyRanked && double.IsPositiveInfinity(scores[index]))
             {
                 // Only deferred cold deployments are left (every probe slot busy, e.g. at start-up under load):
@@ -206,6 +212,39 @@ internal struct Selection
 
         _count = 0;
         _remaining = 0;
+    }
+
+    /// <summary>
+    /// The prefix's deployment: by rendezvous hashing of the prefix hash and the names, among the candidates whose score is
+    /// finite and within <paramref name="tolerance"/> of the best (scores are expected latencies, or prices, lower first).
+    /// -1 when no candidate has a usable score.
+    /// </summary>
+    private static int AffinityPick(ReadOnlySpan<Deployment> candidates, ReadOnlySpan<double> scores, ulong prefixHash, double tolerance)
+    {
+        double best = double.PositiveInfinity;
+        foreach (double s in scores)
+        {
+            best = Math.Min(best, s);
+        }
+
+        if (double.IsPositiveInfinity(best) || double.IsNaN(best))
+        {
+            return -1;
+        }
+
+        double limit = best <= 0 ? best : best * (1 + tolerance);
+        int chosen = -1;
+        double top = -1;
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            if (scores[i] <= limit && StableHash.Unit(prefixHash, candidates[i].NameHash) is double weight && weight > top)
+            {
+                chosen = i;
+                top = weight;
+            }
+        }
+
+        return chosen;
     }
 
     private readonly int RandomRemaining(Span<double> scores, Random random)
