@@ -20,6 +20,7 @@ public sealed class Deployment
     // Router-clock time until which a deployment budget keeps the deployment out of routing.
     private long _budgetBlockedUntil = long.MinValue;
     private LatencyQuantile? _quantiles;
+    private LatencyQuantile? _streamingQuantiles;
 
     internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, RouterClock clock)
     {
@@ -113,10 +114,14 @@ public sealed class Deployment
     internal string? HttpClientName { get; }
 
     /// <summary>Starts fitting this deployment's latency distribution (for a hedged route's percentile delay).</summary>
-    internal void TrackLatencyQuantiles() => _quantiles ??= new LatencyQuantile();
+    internal void TrackLatencyQuantiles()
+    {
+        _quantiles ??= new LatencyQuantile();
+        _streamingQuantiles ??= new LatencyQuantile();
+    }
 
-    /// <summary>The latency at a percentile of recent non-streaming answers, or <see langword="null"/> without enough data.</summary>
-    internal TimeSpan? LatencyAt(double percentile) => _quantiles?.At(percentile);
+    /// <summary>The latency (streams: time to first update) at a percentile of recent answers, or <see langword="null"/> without enough data.</summary>
+    internal TimeSpan? LatencyAt(double percentile, bool streaming = false) => (streaming ? _streamingQuantiles : _quantiles)?.At(percentile);
 
     /// <summary>A stable hash of the name, for rendezvous hashing of affinity keys.</summary>
     internal ulong NameHash { get; }
@@ -155,10 +160,8 @@ public sealed class Deployment
             }
 
             Stats.RecordSuccessLocked(seconds, streaming, now);
-            if (!streaming)
-            {
-                _quantiles?.RecordLocked(elapsedSeconds); // hedging compares raw time: not normalised for output length
-            }
+            // Hedging compares raw time (not normalised for output length): to the answer, or to the first update of a stream.
+            (streaming ? _streamingQuantiles : _quantiles)?.RecordLocked(elapsedSeconds);
 
             return transition;
         }

@@ -2,13 +2,15 @@ namespace LlmRouter;
 
 /// <summary>
 /// Hedging for a route (<see cref="RouteOptions.Hedging"/>): when the first attempt has not answered within a delay, the
-/// router starts the next-ranked deployment too; the first success wins and the others are cancelled. It trades a few
+/// (streams: sent its first update) the router starts the next-ranked deployment too; the first success wins and the
+/// others are cancelled. It trades a few
 /// extra attempts for a much shorter tail: a request stuck behind one slow provider call is rescued by another.
 /// </summary>
 /// <remarks>
 /// Hedges are picked like failovers (the request's constraints, health and ranking apply), count against
 /// <see cref="LlmRouterOptions.MaxAttempts"/>, and are paid for: the budget layer reserves for every attempt that may run
-/// at once and charges a cancelled hedge its input tokens. Non-streaming requests only; streams fail over as usual.
+/// at once and charges a cancelled hedge its input tokens. Streams race to their first update: the first attempt to
+/// send one serves the whole stream.
 /// </remarks>
 public sealed class HedgingOptions
 {

@@ -139,9 +139,121 @@ public sealed partial class LlmRouterChatClient
         }
     }
 
-    /// <summary>The hedging delay after an attempt on <paramref name="d"/> started: its latency percentile, else the fixed delay.</summary>
-    private static TimeSpan? HedgeDelay(HedgingOptions hedging, Deployment d) =>
-        hedging.DelayPercentile is double p && d.LatencyAt(p) is TimeSpan measured ? measured : hedging.Delay;
+    /// <summary>The hedging delay after an attempt on <paramref name="d"/> started: its latency (streams: time to first update) percentile, else the fixed delay.</summary>
+    private static TimeSpan? HedgeDelay(HedgingOptions hedging, Deployment d, bool streaming = false) =>
+        hedging.DelayPercentile is double p && d.LatencyAt(p, streaming) is TimeSpan measured ? measured : hedging.Delay;
+
+    /// <summary>Starts a streaming attempt up to its first update, with its own cancellation (time-to-first-token timeout included) and span.</summary>
+    private StreamAttempt StartStream(
+        ref RequestState state, in Pick pick, long start, IEnumerable<ChatMessage> messages, ChatOptions? options, bool hedge, CancellationToken cancellationToken)
+    {
+        Deployment d = pick.Deployment;
+        CancellationTokenSource cts = d.TimeToFirstTokenTimeout is TimeSpan timeout ? new CancellationTokenSource(timeout, _time) : new CancellationTokenSource();
+        CancellationTokenRegistration link = cancellationToken.UnsafeRegister(CancelSource, cts);
+        Activity? span = StartAttempt(ref state, pick);
+        if (hedge)
+        {
+            span?.SetTag(Tags.Hedge, true);
+            if (Hedges.Enabled)
+            {
+                Hedges.Add(1, new TagList { { Tags.Route, state.RequestedRoute }, { Tags.Deployment, d.Name }, { Tags.Outcome, "started" } });
+            }
+        }
+
+        IAsyncEnumerator<ChatResponseUpdate>? updates = null;
+        Task<bool> first;
+        try
+        {
+            updates = d.Client.GetStreamingResponseAsync(messages, AttemptOptions(d, options, state.Scope.Strip), cts.Token).GetAsyncEnumerator(cts.Token);
+            first = updates.MoveNextAsync().AsTask();
+        }
+#pragma warning disable CA1031 // Handled with the attempt's other failures.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            first = Task.FromException<bool>(ex);
+        }
+
+        if (span is not null)
+        {
+            Activity.Current = span.Parent;
+        }
+
+        state.AttemptSpan = null;
+        return new StreamAttempt(pick, start, updates, first, cts, link, span, hedge);
+    }
+
+    /// <summary>Cancels a streaming attempt another one beat to its first update, and records it as superseded.</summary>
+    private void SupersedeStream(ref RequestState state, StreamAttempt loser)
+    {
+        loser.Abandon();
+        Deployment d = loser.Pick.Deployment;
+        long end = _clock.Now();
+        TimeSpan elapsed = _clock.Elapsed(loser.Start, end);
+        if (loser.Pick.ColdProbe)
+        {
+            d.Stats.ReleaseColdProbe();
+        }
+
+        ReleaseProbe(d, loser.Pick, end);
+        string route = state.CurrentRouteName;
+        state.Log.Add(new AttemptRecord(d.Name, route, AttemptOutcome.Superseded, elapsed));
+        state.AttemptSpan = loser.Span;
+        AttemptEnded(ref state, d, route, AttemptOutcome.Superseded, elapsed, error: null, failure: null);
+    }
+
+    /// <summary>One streaming attempt of a hedged request, racing to its first update.</summary>
+    private sealed class StreamAttempt(
+        Pick pick, long start, IAsyncEnumerator<ChatResponseUpdate>? updates, Task<bool> first, CancellationTokenSource timeout, CancellationTokenRegistration link, Activity? span, bool hedge)
+    {
+        public Pick Pick { get; } = pick;
+
+        public long Start { get; } = start;
+
+        public IAsyncEnumerator<ChatResponseUpdate>? Updates { get; } = updates;
+
+        /// <summary>The first MoveNextAsync: true with a first update, false for a stream that ended empty.</summary>
+        public Task<bool> First { get; } = first;
+
+        /// <summary>The attempt's cancellation: the caller's, its time-to-first-token timeout, or a lost race.</summary>
+        public CancellationTokenSource Timeout { get; } = timeout;
+
+        public CancellationTokenRegistration Link { get; } = link;
+
+        public Activity? Span { get; } = span;
+
+        public bool Hedge { get; } = hedge;
+
+        /// <summary>Frees the cancellation of an attempt that failed.</summary>
+        public void Release()
+        {
+            Link.Dispose();
+            Timeout.Dispose();
+        }
+
+        /// <summary>Cancels a running attempt and disposes its stream once its pending read has finished (never while it runs).</summary>
+        public void Abandon()
+        {
+            Timeout.Cancel();
+            _ = DrainAsync();
+        }
+
+        private async Task DrainAsync()
+        {
+            try
+            {
+                await First.ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // A cancelled or failed loser: nothing to report.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+
+            await DisposeQuietlyAsync(Updates).ConfigureAwait(false);
+            Release();
+        }
+    }
 
     /// <summary>Starts an attempt with its own cancellation (so a loser can be cancelled alone) and its own span.</summary>
     private HedgedAttempt StartHedged(

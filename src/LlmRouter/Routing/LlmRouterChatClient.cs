@@ -327,7 +327,136 @@ public sealed partial class LlmRouterChatClient : IChatClient
         try
         {
             // Attempts until one produces its first update (or ends empty): failover is transparent up to here.
-            while (NextPick(ref state, out Pick pick, out long start))
+            if (state.Chain[0].Hedging is { } hedging)
+            {
+                // Hedged: attempts race to their first update (see LlmRouterChatClient.Hedging.cs).
+                List<StreamAttempt> running = [];
+                int hedges = 0;
+                try
+                {
+                    bool picked = NextPick(ref state, out Pick firstPick, out long firstStart);
+                    if (picked)
+                    {
+                        state.Chain[0].CountRequest();
+                        running.Add(StartStream(ref state, firstPick, firstStart, messages, options, hedge: false, cancellationToken));
+                    }
+
+                    while (running.Count > 0)
+                    {
+                        using var delayCancel = new CancellationTokenSource();
+                        Task? delay = hedges < hedging.MaxExtraAttempts && state.Attempts < state.MaxAttempts
+                            && HedgeDelay(hedging, running[^1].Pick.Deployment, streaming: true) is TimeSpan wait
+                            ? Task.Delay(wait, _time, delayCancel.Token)
+                            : null;
+                        var waiting = new List<Task>(running.Count + 1);
+                        foreach (StreamAttempt r in running)
+                        {
+                            waiting.Add(r.First);
+                        }
+
+                        if (delay is not null)
+                        {
+                            waiting.Add(delay);
+                        }
+
+                        Task finished = await Task.WhenAny(waiting).ConfigureAwait(false);
+                        await delayCancel.CancelAsync().ConfigureAwait(false);
+                        if (ReferenceEquals(finished, delay))
+                        {
+                            if (state.Chain[0].TryTakeHedge(hedging.MaxHedgedShare) && NextPick(ref state, out Pick next, out long nextStart))
+                            {
+                                hedges++;
+                                running.Add(StartStream(ref state, next, nextStart, messages, options, hedge: true, cancellationToken));
+                            }
+                            else
+                            {
+                                hedges = hedging.MaxExtraAttempts;
+                            }
+
+                            continue;
+                        }
+
+                        StreamAttempt done = running.Find(r => ReferenceEquals(r.First, finished))!;
+                        running.Remove(done);
+                        state.AttemptSpan = done.Span;
+                        if (done.First.IsCompletedSuccessfully)
+                        {
+                            foreach (StreamAttempt loser in running)
+                            {
+                                SupersedeStream(ref state, loser);
+                            }
+
+                            running.Clear();
+                            done.Timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                            servingSpan = state.AttemptSpan;
+                            state.AttemptSpan = null;
+                            servingSpan?.SetTag(RouterTelemetry.Tags.AttemptOutcome, "succeeded");
+                            RoutingReport report = Succeeded(ref state, done.Pick, done.Start, usage: null);
+                            updates = done.Updates;
+                            timeout = done.Timeout;
+                            link = done.Link;
+                            if (done.First.Result)
+                            {
+                                first = updates!.Current;
+                                (first.AdditionalProperties ??= new())[RoutingChatOptionsExtensions.ReportKey] = report;
+                            }
+
+                            if (done.Hedge && Hedges.Enabled)
+                            {
+                                Hedges.Add(1, new TagList { { RouterTelemetry.Tags.Route, state.RequestedRoute }, { RouterTelemetry.Tags.Deployment, done.Pick.Deployment.Name }, { RouterTelemetry.Tags.Outcome, "won" } });
+                            }
+
+                            Routed(span, report);
+                            serving = done.Pick.Deployment;
+                            route = state.CurrentRouteName;
+                            break;
+                        }
+
+                        Exception error = done.First.Exception?.InnerException ?? new OperationCanceledException("The attempt was cancelled.", null, cancellationToken);
+                        bool timedOut = done.Timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
+                        await DisposeQuietlyAsync(done.Updates).ConfigureAwait(false);
+                        done.Release();
+                        if (cancellationToken.IsCancellationRequested)
+                        {
+                            Cancelled(ref state, done.Pick, done.Start);
+                            foreach (StreamAttempt other in running)
+                            {
+                                state.AttemptSpan = other.Span;
+                                other.Abandon();
+                                Cancelled(ref state, other.Pick, other.Start);
+                            }
+
+                            running.Clear();
+                            throw error as OperationCanceledException ?? new OperationCanceledException(null, error, cancellationToken);
+                        }
+
+                        if (!Failed(ref state, done.Pick, error, timedOut ? done.Pick.Deployment.TimeToFirstTokenTimeout : null, done.Start))
+                        {
+                            foreach (StreamAttempt other in running)
+                            {
+                                SupersedeStream(ref state, other);
+                            }
+
+                            running.Clear();
+                            ExceptionDispatchInfo.Throw(error);
+                        }
+
+                        if (running.Count == 0 && NextPick(ref state, out Pick failover, out long failoverStart))
+                        {
+                            running.Add(StartStream(ref state, failover, failoverStart, messages, options, hedge: false, cancellationToken));
+                        }
+                    }
+                }
+                finally
+                {
+                    foreach (StreamAttempt r in running)
+                    {
+                        r.Abandon();
+                    }
+                }
+            }
+
+            while (serving is null && state.Chain[0].Hedging is null && NextPick(ref state, out Pick pick, out long start))
             {
                 Deployment d = pick.Deployment;
                 if (d.TimeToFirstTokenTimeout is TimeSpan t)

@@ -44,7 +44,7 @@ public sealed class RouteOptions
     /// <value>Default <see langword="null"/>: content-policy refusals reach the caller.</value>
     public string? ContentPolicyFallback { get; set; }
 
-    /// <summary>Gets or sets hedging for non-streaming requests to this route (see <see cref="HedgingOptions"/>).</summary>
+    /// <summary>Gets or sets hedging for requests to this route (see <see cref="HedgingOptions"/>).</summary>
     /// <value>Default <see langword="null"/>: no hedging; one attempt at a time.</value>
     public HedgingOptions? Hedging { get; set; }
 

@@ -62,6 +62,38 @@ public class HedgingTests
     }
 
     [Fact]
+    public async Task A_stream_whose_first_update_is_late_is_hedged_and_the_first_to_speak_serves_the_whole_stream()
+    {
+        Delayed slow = AddDelayed("slow", TimeSpan.FromSeconds(20));
+        Delayed fast = AddDelayed("fast", TimeSpan.FromMilliseconds(100));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1 }, "slow", "fast");
+        using LlmRouterChatClient router = _h.Build();
+
+        Task<List<ChatResponseUpdate>> read = Task.Run(async () =>
+        {
+            var updates = new List<ChatResponseUpdate>();
+            await foreach (ChatResponseUpdate u in router.GetStreamingResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat")))
+            {
+                updates.Add(u);
+            }
+
+            return updates;
+        });
+        await Until(() => slow.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(500));
+        await Until(() => fast.Started == 1);
+        _h.Time.Advance(TimeSpan.FromMilliseconds(100));
+        List<ChatResponseUpdate> updates = await read.WaitAsync(TimeSpan.FromSeconds(30));
+
+        ChatResponse combined = updates.ToChatResponse();
+        Assert.Equal("fast first fast second", combined.Text);
+        RoutingReport report = combined.GetRoutingReport()!;
+        Assert.Equal("fast", report.Deployment);
+        Assert.Equal(AttemptOutcome.Superseded, Assert.Single(report.Attempts, a => a.Deployment == "slow").Outcome);
+        await Until(() => slow.Cancelled == 1);
+    }
+
+    [Fact]
     public async Task An_attempt_that_answers_within_the_delay_is_never_hedged()
     {
         AddDelayed("quick", TimeSpan.FromMilliseconds(200));
@@ -239,6 +271,7 @@ public class HedgingTests
             Latency = latency;
             Client = new TestChatClient(name)
             {
+                GetStreamingResponseAsyncCallback = (_, _, ct) => Stream(name, time, ct),
                 GetResponseAsyncCallback = async (_, _, ct) =>
                 {
                     Interlocked.Increment(ref _started);
@@ -261,6 +294,24 @@ public class HedgingTests
         }
 
         public TestChatClient Client { get; }
+
+        private async IAsyncEnumerable<ChatResponseUpdate> Stream(string name, TimeProvider time, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        {
+            Interlocked.Increment(ref _started);
+            try
+            {
+                await Task.Delay(Latency, time, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref _cancelled);
+                throw;
+            }
+
+            Interlocked.Increment(ref _finished);
+            yield return new ChatResponseUpdate(ChatRole.Assistant, $"{name} first");
+            yield return new ChatResponseUpdate(ChatRole.Assistant, $" {name} second");
+        }
 
         public TimeSpan Latency { get; set; }
 
