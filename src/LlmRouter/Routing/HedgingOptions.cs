@@ -1,10 +1,10 @@
 namespace LlmRouter;
 
 /// <summary>
-/// Hedging for a route (<see cref="RouteOptions.Hedging"/>): when the first attempt has not answered within a delay, the
-/// (streams: sent its first update) the router starts the next-ranked deployment too; the first success wins and the
-/// others are cancelled. It trades a few
-/// extra attempts for a much shorter tail: a request stuck behind one slow provider call is rescued by another.
+/// Hedging for a route (<see cref="RouteOptions.Hedging"/>): when the first attempt has not answered (streams: sent its
+/// first update) within a delay, the router starts the next-ranked deployment too; the first success wins and the others
+/// are cancelled. It trades a few extra attempts for a much shorter tail: a request stuck behind one slow provider call
+/// is rescued by another.
 /// </summary>
 /// <remarks>
 /// Hedges are picked like failovers (the request's constraints, health and ranking apply), count against
