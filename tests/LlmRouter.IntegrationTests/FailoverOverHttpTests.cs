@@ -61,14 +61,14 @@ public class FailoverOverHttpTests
     }
 
     [Fact]
-    public async Task Does_not_fail_over_on_a_bad_request()
+    public async Task A_context_overflow_with_no_larger_window_is_not_failed_over()
     {
+        // The provider's real window (5 tokens) is smaller than the configured one, so the pre-check lets the prompt through.
         await using SimulatedVendors sim = await SimulatedVendors.StartAsync(o => o.Providers[0].Profile.ContextWindow = 5);
-        await using ServiceProvider services = sim.Build(openAi: d => d.ContextWindow = null, anthropic: d => d.ContextWindow = null);
+        await using ServiceProvider services = sim.Build(openAi: d => d.ContextWindow = 100_000, anthropic: d => d.ContextWindow = 100_000);
 
         await Assert.ThrowsAnyAsync<Exception>(() => services.GetRequiredService<IChatClient>().GetResponseAsync(SimulatedVendors.Prompt, Chat));
 
-        // Without known windows a context overflow has nowhere larger to go; a plain 400 never fails over.
         Assert.Equal(0, sim.Anthropic.RequestCount);
     }
 
@@ -76,12 +76,24 @@ public class FailoverOverHttpTests
     public async Task A_context_overflow_goes_to_the_larger_window()
     {
         await using SimulatedVendors sim = await SimulatedVendors.StartAsync(o => o.Providers[0].Profile.ContextWindow = 5);
-        await using ServiceProvider services = sim.Build(openAi: d => d.ContextWindow = 5, anthropic: d => d.ContextWindow = 200_000);
+        await using ServiceProvider services = sim.Build(openAi: d => d.ContextWindow = 100_000, anthropic: d => d.ContextWindow = 200_000);
 
         ChatResponse response = await services.GetRequiredService<IChatClient>().GetResponseAsync(SimulatedVendors.Prompt, Chat);
 
         Assert.Equal("anthropic", response.GetRoutingReport()!.Deployment);
         Assert.Equal(FailureKind.ContextWindowExceeded, response.GetRoutingReport()!.Attempts[0].FailureKind);
+    }
+
+    [Fact]
+    public async Task A_prompt_that_cannot_fit_a_known_window_is_never_sent_there()
+    {
+        await using SimulatedVendors sim = await SimulatedVendors.StartAsync();
+        await using ServiceProvider services = sim.Build(openAi: d => d.ContextWindow = 5, anthropic: d => d.ContextWindow = 200_000);
+
+        ChatResponse response = await services.GetRequiredService<IChatClient>().GetResponseAsync(SimulatedVendors.Prompt, Chat);
+
+        Assert.Equal(("anthropic", 1), (response.GetRoutingReport()!.Deployment, response.GetRoutingReport()!.AttemptCount));
+        Assert.Equal(0, sim.OpenAI.RequestCount);
     }
 
     [Fact]

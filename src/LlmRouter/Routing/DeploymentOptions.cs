@@ -48,7 +48,10 @@ public sealed class DeploymentOptions
     /// <summary>Gets or sets whether the provider retains no prompt or response data for this deployment. Default: <see langword="false"/>.</summary>
     public bool ZeroDataRetention { get; set; }
 
-    /// <summary>Gets or sets the context window in tokens, used when a request exceeds a smaller window. Default: unknown.</summary>
+    /// <summary>
+    /// Gets or sets the context window in tokens: prompts that cannot fit are not sent here, and a context overflow elsewhere
+    /// fails over only to larger windows. Default: the price catalogue's window for <see cref="ModelId"/>, else unknown.
+    /// </summary>
     public int? ContextWindow { get; set; }
 
     /// <summary>Gets or sets the relative weight for the Weighted strategy. Must be positive. Default: 1.</summary>

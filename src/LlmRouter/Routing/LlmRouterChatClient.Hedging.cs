@@ -45,7 +45,9 @@ public sealed partial class LlmRouterChatClient
                 }
 
                 Task finished = await Task.WhenAny(waiting).ConfigureAwait(false);
-                await delayCancel.CancelAsync().ConfigureAwait(false);
+                #pragma warning disable CA1849 // CancelAsync would run the delay's cancellation on the thread pool and resume this request there.
+                delayCancel.Cancel();
+#pragma warning restore CA1849
                 if (ReferenceEquals(finished, delay))
                 {
                     if (route.TryTakeHedge(hedging.MaxHedgedShare) && NextPick(ref state, out Pick next, out long nextStart))

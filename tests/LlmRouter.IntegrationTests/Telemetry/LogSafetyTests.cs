@@ -256,11 +256,11 @@ public sealed class LogSafetyTests
                 .AddOpenAIDeployment(
                     "openai",
                     p => { p.Endpoint = new Uri(sim.GetBaseUri("openai"), "v1"); p.ApiKey = OpenAIKey; p.Model = "gpt-4o-mini"; },
-                    d => d.ContextWindow = null)
+                    d => d.ContextWindow = 100_000) // equal windows: a context overflow has nowhere larger to go
                 .AddAnthropicDeployment(
                     "anthropic",
                     p => { p.Endpoint = sim.GetBaseUri("anthropic"); p.ApiKey = AnthropicKey; p.Model = "claude-haiku-4-5"; p.DefaultMaxOutputTokens = 256; },
-                    d => d.ContextWindow = null)
+                    d => d.ContextWindow = 100_000)
                 .AddRoute("openai-first", r => { r.Deployments.Add("openai"); r.Deployments.Add("anthropic"); r.Strategy = "Ordered"; })
                 .AddRoute("anthropic-first", r => { r.Deployments.Add("anthropic"); r.Deployments.Add("openai"); r.Strategy = "Ordered"; })
                 .Configure(o =>
