@@ -20,6 +20,12 @@ public sealed class AnthropicDeploymentOptions
     /// <summary>Gets or sets the SDK's timeout per HTTP request. Default: 10 minutes, so long generations are not cut off.</summary>
     public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Gets the prompt-caching options: when <see cref="AnthropicPromptCachingOptions.Enabled"/>, the deployment's client
+    /// places cache breakpoints at the end of a long system prompt and of the conversation so far. Default: off.
+    /// </summary>
+    public AnthropicPromptCachingOptions PromptCaching { get; } = new();
+
     /// <summary>Gets the transport resilience options (connection retries, connect timeout).</summary>
     public LlmHttpResilienceOptions Transport { get; } = new();
 }

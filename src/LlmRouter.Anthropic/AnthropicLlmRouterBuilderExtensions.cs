@@ -1,5 +1,6 @@
 using Anthropic;
 using LlmRouter;
+using LlmRouter.Anthropic;
 using Microsoft.Extensions.AI;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -18,7 +19,7 @@ public static class AnthropicLlmRouterBuilderExtensions
     /// <param name="provider">Sets the endpoint, key and model.</param>
     /// <param name="configure">Sets the region, timeouts and other deployment attributes.</param>
     /// <returns>The router builder.</returns>
-    /// <exception cref="ArgumentException">The key or model is missing.</exception>
+    /// <exception cref="ArgumentException">The key or model is missing, or <see cref="AnthropicPromptCachingOptions.MinimumPrefixTokens"/> is negative.</exception>
     public static LlmRouterBuilder AddAnthropicDeployment(this LlmRouterBuilder router, string name, Action<AnthropicDeploymentOptions> provider, Action<DeploymentOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(router);
@@ -33,6 +34,11 @@ public static class AnthropicLlmRouterBuilderExtensions
         if (string.IsNullOrWhiteSpace(options.Model))
         {
             throw new ArgumentException($"Anthropic deployment '{name}': Model is missing. Set the model, for example \"claude-sonnet-4-5\".", nameof(provider));
+        }
+
+        if (options.PromptCaching.MinimumPrefixTokens < 0)
+        {
+            throw new ArgumentException($"Anthropic deployment '{name}': PromptCaching.MinimumPrefixTokens is {options.PromptCaching.MinimumPrefixTokens}; it must be 0 or more.", nameof(provider));
         }
 
         return router.AddHttpDeployment(
@@ -52,13 +58,14 @@ public static class AnthropicLlmRouterBuilderExtensions
             });
     }
 
-    /// <summary>Builds the SDK client over the given HttpClient, with SDK retries off.</summary>
+    /// <summary>Builds the SDK client over the given HttpClient, with SDK retries off, and prompt caching when enabled.</summary>
     internal static IChatClient CreateChatClient(AnthropicDeploymentOptions options, HttpClient http)
     {
         // BaseUrl is init-only; leave the SDK's default (which honours ANTHROPIC_BASE_URL) unless an endpoint is given.
         AnthropicClient client = options.Endpoint is { } endpoint
             ? new AnthropicClient { ApiKey = options.ApiKey!, HttpClient = http, MaxRetries = 0, Timeout = options.NetworkTimeout, BaseUrl = endpoint.ToString().TrimEnd('/') }
             : new AnthropicClient { ApiKey = options.ApiKey!, HttpClient = http, MaxRetries = 0, Timeout = options.NetworkTimeout };
-        return client.AsIChatClient(options.Model!, options.DefaultMaxOutputTokens);
+        IChatClient chat = client.AsIChatClient(options.Model!, options.DefaultMaxOutputTokens);
+        return options.PromptCaching.Enabled ? new AnthropicPromptCachingChatClient(chat, options.PromptCaching) : chat;
     }
 }

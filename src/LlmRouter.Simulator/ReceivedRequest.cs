@@ -26,6 +26,9 @@ public sealed record ReceivedRequest(
     /// <summary>Gets the status the simulator answered with (0 for a reset or an aborted request).</summary>
     public int Status { get; internal set; }
 
+    /// <summary>Gets the request's JSON body when the provider records bodies (<see cref="SimulatedProviderOptions.RecordBodies"/>), otherwise <see langword="null"/>.</summary>
+    public string? Body { get; internal set; }
+
     /// <summary>Gets whether the client went away before the response was complete (cancellation, timeout).</summary>
     public bool ClientAborted { get; internal set; }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using LlmRouter.Simulator.Internal;
 
 namespace LlmRouter.Simulator;
 
@@ -21,6 +22,8 @@ public sealed class SimulatedProvider
         _random = new Random(options.Seed);
         _profile = options.Profile.Clone();
         _phases = [.. options.Phases];
+        RecordBodies = options.RecordBodies;
+        PromptCache = options.SimulatePromptCache && options.Api == ProviderApi.Anthropic ? new PromptCache() : null;
     }
 
     /// <summary>Gets the name (and base path segment).</summary>
@@ -31,6 +34,12 @@ public sealed class SimulatedProvider
 
     /// <summary>Gets the seed.</summary>
     public int Seed { get; }
+
+    /// <summary>Gets whether received requests keep their bodies.</summary>
+    internal bool RecordBodies { get; }
+
+    /// <summary>Gets the simulated prompt cache, or <see langword="null"/>.</summary>
+    internal PromptCache? PromptCache { get; }
 
     /// <summary>Gets how many requests arrived.</summary>
     public long RequestCount => Interlocked.Read(ref _requests);
@@ -90,6 +99,7 @@ public sealed class SimulatedProvider
         {
             _received.Clear();
             _script.Clear();
+            PromptCache?.Clear();
             _requests = 0;
             _random = new Random(Seed);
         }

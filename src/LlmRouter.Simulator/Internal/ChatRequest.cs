@@ -82,7 +82,8 @@ internal sealed class ChatRequest
         };
     }
 
-    private static string Text(JsonElement content)
+    /// <summary>The text of a message's content (a string or an array of blocks), as prompt tokens are estimated from it.</summary>
+    internal static string Text(JsonElement content)
     {
         switch (content.ValueKind)
         {
@@ -92,20 +93,29 @@ internal sealed class ChatRequest
                 var sb = new StringBuilder();
                 foreach (JsonElement part in content.EnumerateArray())
                 {
-                    if (part.TryGetProperty("text", out JsonElement t) && t.ValueKind == JsonValueKind.String)
-                    {
-                        sb.Append(t.GetString());
-                    }
-                    else if (part.TryGetProperty("content", out JsonElement inner))
-                    {
-                        sb.Append(Text(inner));
-                    }
+                    sb.Append(BlockText(part));
                 }
 
                 return sb.ToString();
             default:
                 return string.Empty;
         }
+    }
+
+    /// <summary>The text of one content block: its <c>text</c>, or the text of its nested <c>content</c> (tool results).</summary>
+    internal static string BlockText(JsonElement part)
+    {
+        if (part.ValueKind != JsonValueKind.Object)
+        {
+            return string.Empty;
+        }
+
+        if (part.TryGetProperty("text", out JsonElement t) && t.ValueKind == JsonValueKind.String)
+        {
+            return t.GetString() ?? string.Empty;
+        }
+
+        return part.TryGetProperty("content", out JsonElement inner) ? Text(inner) : string.Empty;
     }
 
     private static string? ToolResultBlock(JsonElement content)

@@ -32,7 +32,10 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
             RequestPlan plan = provider.Plan(time.GetUtcNow() - startedAt, promptTokens);
             var received = new ReceivedRequest(
                 plan.Number, time.GetUtcNow(), context.Request.Path.Value ?? string.Empty, request.Model, request.Stream, request.MessageCount,
-                request.LastUserText, Headers(context.Request.Headers), plan.Fault, plan.Phase);
+                request.LastUserText, Headers(context.Request.Headers), plan.Fault, plan.Phase)
+            {
+                Body = provider.RecordBodies ? document.RootElement.GetRawText() : null,
+            };
             provider.Record(received);
             try
             {
@@ -88,6 +91,12 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
         string[] words = Words(request, plan.Profile.CompletionTokens);
         int completionTokens = tool is null ? words.Length : 8;
         int cached = (int)(promptTokens * Math.Clamp(plan.Profile.CachedPromptShare, 0, 1));
+        int written = 0;
+        if (provider.PromptCache is { } cache)
+        {
+            (cached, written) = cache.Apply(body, promptTokens);
+        }
+
         string id = $"sim-{provider.Name}-{plan.Number.ToString(CultureInfo.InvariantCulture)}";
         string model = request.Model ?? provider.Name;
 
@@ -99,7 +108,7 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
             string text = string.Concat(words).TrimEnd();
             await response.WriteAsync(provider.Api == ProviderApi.OpenAI
                 ? Wire.OpenAICompletion(id, model, tool is null ? text : null, tool, promptTokens, completionTokens, cached)
-                : Wire.AnthropicMessage(id, model, text, tool, promptTokens, completionTokens, cached), aborted).ConfigureAwait(false);
+                : Wire.AnthropicMessage(id, model, text, tool, promptTokens, completionTokens, cached, written), aborted).ConfigureAwait(false);
             return;
         }
 
@@ -113,7 +122,7 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
         }
         else
         {
-            await StreamAnthropicAsync(context, id, model, words, tool, promptTokens, completionTokens, cached, dropAfter, pace, aborted).ConfigureAwait(false);
+            await StreamAnthropicAsync(context, id, model, words, tool, promptTokens, completionTokens, cached, written, dropAfter, pace, aborted).ConfigureAwait(false);
         }
     }
 
@@ -164,9 +173,9 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
 
     private async Task StreamAnthropicAsync(
         HttpContext context, string id, string model, string[] words, string? tool,
-        int promptTokens, int completionTokens, int cached, int dropAfter, TimeSpan pace, CancellationToken aborted)
+        int promptTokens, int completionTokens, int cached, int written, int dropAfter, TimeSpan pace, CancellationToken aborted)
     {
-        await SendAsync(context, "message_start", Wire.AnthropicMessageStart(id, model, promptTokens, cached), aborted).ConfigureAwait(false);
+        await SendAsync(context, "message_start", Wire.AnthropicMessageStart(id, model, promptTokens, cached, written), aborted).ConfigureAwait(false);
         if (tool is not null)
         {
             await SendAsync(context, "content_block_start", new JsonObject

@@ -117,7 +117,7 @@ internal static class Wire
         return call;
     }
 
-    public static string AnthropicMessage(string id, string model, string? text, string? toolName, int promptTokens, int completionTokens, int cachedTokens)
+    public static string AnthropicMessage(string id, string model, string? text, string? toolName, int promptTokens, int completionTokens, int cachedTokens, int cacheWriteTokens = 0)
     {
         JsonObject block = toolName is null
             ? new JsonObject { ["type"] = "text", ["text"] = text }
@@ -131,11 +131,11 @@ internal static class Wire
             ["content"] = new JsonArray(block),
             ["stop_reason"] = toolName is null ? "end_turn" : "tool_use",
             ["stop_sequence"] = null,
-            ["usage"] = AnthropicUsage(promptTokens, completionTokens, cachedTokens),
+            ["usage"] = AnthropicUsage(promptTokens, completionTokens, cachedTokens, cacheWriteTokens),
         }.ToJsonString();
     }
 
-    public static string AnthropicMessageStart(string id, string model, int promptTokens, int cachedTokens) => new JsonObject
+    public static string AnthropicMessageStart(string id, string model, int promptTokens, int cachedTokens, int cacheWriteTokens = 0) => new JsonObject
     {
         ["type"] = "message_start",
         ["message"] = new JsonObject
@@ -147,16 +147,17 @@ internal static class Wire
             ["content"] = new JsonArray(),
             ["stop_reason"] = null,
             ["stop_sequence"] = null,
-            ["usage"] = AnthropicUsage(promptTokens, 1, cachedTokens),
+            ["usage"] = AnthropicUsage(promptTokens, 1, cachedTokens, cacheWriteTokens),
         },
     }.ToJsonString();
 
-    public static JsonObject AnthropicUsage(int promptTokens, int completionTokens, int cachedTokens) => new()
+    /// <summary>Anthropic's usage: <c>input_tokens</c> excludes the tokens read from and written to the cache.</summary>
+    public static JsonObject AnthropicUsage(int promptTokens, int completionTokens, int cachedTokens, int cacheWriteTokens = 0) => new()
     {
-        ["input_tokens"] = promptTokens - cachedTokens,
+        ["input_tokens"] = promptTokens - cachedTokens - cacheWriteTokens,
         ["output_tokens"] = completionTokens,
         ["cache_read_input_tokens"] = cachedTokens,
-        ["cache_creation_input_tokens"] = 0,
+        ["cache_creation_input_tokens"] = cacheWriteTokens,
     };
 
     private static JsonObject OpenAIUsage(int promptTokens, int completionTokens, int cachedTokens) => new()
