@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using LlmRouter.Health.Internal;
 using LlmRouter.Routing.Internal;
 using LlmRouter.Telemetry;
@@ -27,7 +28,7 @@ public sealed partial class LlmRouterChatClient
             RequestState state;
             try
             {
-                state = Begin(replayable, options, streaming: false);
+                Begin(replayable, options, streaming: false, out state);
             }
             catch (LlmRouterException ex)
             {
@@ -128,8 +129,17 @@ public sealed partial class LlmRouterChatClient
         return span;
     }
 
-    /// <summary>Ends the attempt's span (if any) and records its metrics.</summary>
+    /// <summary>Ends the attempt's span (if any) and records its metrics; inlined to a few flag reads while nobody listens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AttemptEnded(ref RequestState state, Deployment d, string route, AttemptOutcome outcome, TimeSpan elapsed, Exception? error, FailureClassification? failure)
+    {
+        if (state.AttemptSpan is not null || Attempts.Enabled || AttemptDuration.Enabled || TimeToFirstChunk.Enabled)
+        {
+            AttemptEndedCore(ref state, d, route, outcome, elapsed, error, failure);
+        }
+    }
+
+    private static void AttemptEndedCore(ref RequestState state, Deployment d, string route, AttemptOutcome outcome, TimeSpan elapsed, Exception? error, FailureClassification? failure)
     {
         if (state.AttemptSpan is { } span)
         {
@@ -180,7 +190,16 @@ public sealed partial class LlmRouterChatClient
     }
 
     /// <summary>Counts a failover when an attempt after a failed one is picked, and a half-open circuit when the pick is a probe.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Picked(ref RequestState state, in Pick pick)
+    {
+        if (state.Attempts > 1 || pick.CircuitProbe)
+        {
+            PickedCore(ref state, pick);
+        }
+    }
+
+    private static void PickedCore(ref RequestState state, in Pick pick)
     {
         if (state.Attempts > 1 && Failovers.Enabled && state.Log.Last is { } failed)
         {
@@ -215,13 +234,17 @@ public sealed partial class LlmRouterChatClient
     }
 
     /// <summary>Counts the tokens a provider reported for a served attempt.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CountTokens(Deployment d, string route, UsageDetails? usage)
     {
-        if (usage is null || !Tokens.Enabled)
+        if (usage is not null && Tokens.Enabled)
         {
-            return;
+            CountTokensCore(d, route, usage);
         }
+    }
 
+    private static void CountTokensCore(Deployment d, string route, UsageDetails usage)
+    {
         if (usage.InputTokenCount is long input)
         {
             Tokens.Add(input, new TagList { { Tags.Route, route }, { Tags.Deployment, d.Name }, { Tags.TokenType, "input" } });
@@ -234,13 +257,17 @@ public sealed partial class LlmRouterChatClient
     }
 
     /// <summary>Counts a request the router finished (served, failed or cancelled) and records its duration.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void RequestEnded(string route, long startedAt, Exception? error)
     {
-        if (!Requests.Enabled && !RequestDuration.Enabled)
+        if (Requests.Enabled || RequestDuration.Enabled)
         {
-            return;
+            RequestEndedCore(route, startedAt, error);
         }
+    }
 
+    private void RequestEndedCore(string route, long startedAt, Exception? error)
+    {
         var tags = new TagList
         {
             { Tags.Route, route },

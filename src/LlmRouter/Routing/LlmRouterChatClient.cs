@@ -197,7 +197,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         RequestState state;
         try
         {
-            state = Begin(messages, options, streaming: false);
+            Begin(messages, options, streaming: false, out state);
         }
         catch (LlmRouterException ex)
         {
@@ -304,7 +304,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         RequestState state;
         try
         {
-            state = Begin(messages, options, streaming: true);
+            Begin(messages, options, streaming: true, out state);
         }
         catch (LlmRouterException ex)
         {
@@ -773,7 +773,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
     }
 
-    private RequestState Begin(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
+    /// <summary>Resolves the route and fills <paramref name="state"/> in place (it is large: no copy on the hot path).</summary>
+    private void Begin(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, out RequestState state)
     {
         CompiledRoute route;
         if (options?.ModelId is not { } name)
@@ -786,7 +787,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
 
         RouteConstraints? constraints = options.GetRouteConstraints();
-        var state = new RequestState
+        state = new RequestState
         {
             Scope = new RequestScope
             {
@@ -812,8 +813,6 @@ public sealed partial class LlmRouterChatClient : IChatClient
         {
             state.Scope.PrefixHash = PrefixHash.Of(messages, options, affinity.MinimumPrefixLength);
         }
-
-        return state;
     }
 
     /// <summary>
@@ -1011,8 +1010,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
 
     /// <summary>Whether a response that finished with a content filter should go to the route's content-policy fallback.</summary>
     private static bool Filtered(in RequestState state, ChatResponse response) =>
-        response.FinishReason == ChatFinishReason.ContentFilter && !state.ContentFallbackUsed && state.RouteIndex < state.ChainLength
-        && state.Chain[state.RouteIndex].ContentPolicyFallback is not null;
+        state.RouteIndex < state.ChainLength && state.Chain[state.RouteIndex].ContentPolicyFallback is not null
+        && !state.ContentFallbackUsed && response.FinishReason == ChatFinishReason.ContentFilter;
 
     /// <summary>Records a response refused by the provider's content filter as a failed attempt and moves to the content-policy fallback.</summary>
     private void FilteredResponse(ref RequestState state, in Pick pick, long start)
