@@ -636,7 +636,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
                 throw Deny(path, route, scope, PolicyViolation.RouteDenied, $"route '{routeName}' is denied.", null, now, streaming, messages);
             }
 
-            if ((p.AllowedRoutes.Count > 0 || p.DeniedRoutes.Count > 0) && _fallbackLimited.TryGetValue(p, out FrozenSet<string>? limitedRoutes) && limitedRoutes.Contains(route))
+            if (_fallbackLimited.Count > 0 && (p.AllowedRoutes.Count > 0 || p.DeniedRoutes.Count > 0) && _fallbackLimited.TryGetValue(p, out FrozenSet<string>? limitedRoutes) && limitedRoutes.Contains(route))
             {
                 // The route's fallbacks (or its deployments' models) reach what this scope excludes: the router must skip them.
                 if (p.AllowedRoutes.Count > 0)
@@ -957,19 +957,23 @@ public sealed class BudgetChatClient : DelegatingChatClient
         _ => ex.GetType().Name,
     };
 
-    /// <summary>Counts the cost of a settled request (<c>llmrouter.cost</c>).</summary>
+    /// <summary>Counts the cost of a settled request (<c>llmrouter.cost</c>); a flag read while nobody listens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void RecordCost(in Admission admission, RoutingReport? report, Measured cost)
     {
         if (RouterTelemetry.Cost.Enabled && cost.Nanos > 0)
         {
-            RouterTelemetry.Cost.Add((double)Cost.ToUsd(cost.Nanos), new TagList
-            {
-                { RouterTelemetry.Tags.Route, report?.RequestedRoute ?? RouteTag(admission.Route) },
-                { RouterTelemetry.Tags.Deployment, report?.Deployment },
-                { RouterTelemetry.Tags.CostEstimated, cost.Estimated ? "true" : "false" },
-            });
+            RecordCostCore(admission, report, cost);
         }
     }
+
+    private void RecordCostCore(in Admission admission, RoutingReport? report, Measured cost) =>
+        RouterTelemetry.Cost.Add((double)Cost.ToUsd(cost.Nanos), new TagList
+        {
+            { RouterTelemetry.Tags.Route, report?.RequestedRoute ?? RouteTag(admission.Route) },
+            { RouterTelemetry.Tags.Deployment, report?.Deployment },
+            { RouterTelemetry.Tags.CostEstimated, cost.Estimated ? "true" : "false" },
+        });
 
     /// <summary>
     /// Counts a request refused before any provider call (<c>llmrouter.budget.rejections</c>). The scope tag is the policy's
