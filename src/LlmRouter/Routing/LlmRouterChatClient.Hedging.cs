@@ -10,6 +10,9 @@ namespace LlmRouter;
 /// <summary>Hedged requests (<see cref="RouteOptions.Hedging"/>): a second attempt when the first is slow, the first success wins.</summary>
 public sealed partial class LlmRouterChatClient
 {
+    /// <summary>What <see cref="FirstOrHedgeAsync"/> returns when the hedging delay passed first.</summary>
+    private static readonly Task HedgeDue = Task.FromResult(true);
+
     /// <summary>
     /// The attempt loop of a hedged route: attempts run side by side, a new one starting when the newest has not answered
     /// within the hedging delay (up to <see cref="HedgingOptions.MaxExtraAttempts"/> and the route's hedged share), or at
@@ -29,26 +32,9 @@ public sealed partial class LlmRouterChatClient
             running.Add(StartHedged(ref state, pick, start, messages, options, hedge: false, cancellationToken));
             while (true)
             {
-                using var delayCancel = new CancellationTokenSource();
-                Task? delay = hedges < hedging.MaxExtraAttempts && state.Attempts < state.MaxAttempts && HedgeDelay(hedging, running[^1].Pick.Deployment) is TimeSpan wait
-                    ? Task.Delay(wait, _time, delayCancel.Token)
-                    : null;
-                var waiting = new List<Task>(running.Count + 1);
-                foreach (HedgedAttempt r in running)
-                {
-                    waiting.Add(r.Task);
-                }
-
-                if (delay is not null)
-                {
-                    waiting.Add(delay);
-                }
-
-                Task finished = await Task.WhenAny(waiting).ConfigureAwait(false);
-                #pragma warning disable CA1849 // CancelAsync would run the delay's cancellation on the thread pool and resume this request there.
-                delayCancel.Cancel();
-#pragma warning restore CA1849
-                if (ReferenceEquals(finished, delay))
+                TimeSpan? delay = hedges < hedging.MaxExtraAttempts && state.Attempts < state.MaxAttempts ? HedgeDelay(hedging, running[^1].Pick.Deployment) : null;
+                Task finished = await FirstOrHedgeAsync(running.ConvertAll(r => (Task)r.Task), delay).ConfigureAwait(false);
+                if (ReferenceEquals(finished, HedgeDue))
                 {
                     if (route.TryTakeHedge(hedging.MaxHedgedShare) && NextPick(ref state, out Pick next, out long nextStart))
                     {
@@ -150,18 +136,7 @@ public sealed partial class LlmRouterChatClient
         ref RequestState state, in Pick pick, long start, IEnumerable<ChatMessage> messages, ChatOptions? options, bool hedge, CancellationToken cancellationToken)
     {
         Deployment d = pick.Deployment;
-        CancellationTokenSource cts = d.TimeToFirstTokenTimeout is TimeSpan timeout ? new CancellationTokenSource(timeout, _time) : new CancellationTokenSource();
-        CancellationTokenRegistration link = cancellationToken.UnsafeRegister(CancelSource, cts);
-        Activity? span = StartAttempt(ref state, pick);
-        if (hedge)
-        {
-            span?.SetTag(Tags.Hedge, true);
-            if (Hedges.Enabled)
-            {
-                Hedges.Add(1, new TagList { { Tags.Route, state.RequestedRoute }, { Tags.Deployment, d.Name }, { Tags.Outcome, "started" } });
-            }
-        }
-
+        Activity? span = BeginHedgedAttempt(ref state, pick, d.TimeToFirstTokenTimeout, hedge, out CancellationTokenSource cts, out CancellationTokenRegistration link, cancellationToken);
         IAsyncEnumerator<ChatResponseUpdate>? updates = null;
         Task<bool> first;
         try
@@ -176,12 +151,7 @@ public sealed partial class LlmRouterChatClient
             first = Task.FromException<bool>(ex);
         }
 
-        if (span is not null)
-        {
-            Activity.Current = span.Parent;
-        }
-
-        state.AttemptSpan = null;
+        EndHedgedStart(ref state, span);
         return new StreamAttempt(pick, start, updates, first, cts, link, span, hedge);
     }
 
@@ -189,19 +159,7 @@ public sealed partial class LlmRouterChatClient
     private void SupersedeStream(ref RequestState state, StreamAttempt loser)
     {
         loser.Abandon();
-        Deployment d = loser.Pick.Deployment;
-        long end = _clock.Now();
-        TimeSpan elapsed = _clock.Elapsed(loser.Start, end);
-        if (loser.Pick.ColdProbe)
-        {
-            d.Stats.ReleaseColdProbe();
-        }
-
-        ReleaseProbe(d, loser.Pick, end);
-        string route = state.CurrentRouteName;
-        state.Log.Add(new AttemptRecord(d.Name, route, AttemptOutcome.Superseded, elapsed));
-        state.AttemptSpan = loser.Span;
-        AttemptEnded(ref state, d, route, AttemptOutcome.Superseded, elapsed, error: null, failure: null);
+        RecordSuperseded(ref state, loser.Pick, loser.Start, loser.Span);
     }
 
     /// <summary>One streaming attempt of a hedged request, racing to its first update.</summary>
@@ -262,18 +220,7 @@ public sealed partial class LlmRouterChatClient
         ref RequestState state, in Pick pick, long start, IEnumerable<ChatMessage> messages, ChatOptions? options, bool hedge, CancellationToken cancellationToken)
     {
         Deployment d = pick.Deployment;
-        CancellationTokenSource cts = d.AttemptTimeout is TimeSpan timeout ? new CancellationTokenSource(timeout, _time) : new CancellationTokenSource();
-        CancellationTokenRegistration link = cancellationToken.UnsafeRegister(CancelSource, cts);
-        Activity? span = StartAttempt(ref state, pick);
-        if (hedge)
-        {
-            span?.SetTag(Tags.Hedge, true);
-            if (Hedges.Enabled)
-            {
-                Hedges.Add(1, new TagList { { Tags.Route, state.RequestedRoute }, { Tags.Deployment, d.Name }, { Tags.Outcome, "started" } });
-            }
-        }
-
+        Activity? span = BeginHedgedAttempt(ref state, pick, d.AttemptTimeout, hedge, out CancellationTokenSource cts, out CancellationTokenRegistration link, cancellationToken);
         Task<ChatResponse> task;
         try
         {
@@ -286,13 +233,7 @@ public sealed partial class LlmRouterChatClient
             task = Task.FromException<ChatResponse>(ex);
         }
 
-        if (span is not null)
-        {
-            // The next attempt's span is the request span's child too, not this one's.
-            Activity.Current = span.Parent;
-        }
-
-        state.AttemptSpan = null;
+        EndHedgedStart(ref state, span);
         return new HedgedAttempt(pick, start, task, cts, link, span, hedge);
     }
 
@@ -300,19 +241,75 @@ public sealed partial class LlmRouterChatClient
     private void Supersede(ref RequestState state, HedgedAttempt loser)
     {
         loser.Cancel();
-        Deployment d = loser.Pick.Deployment;
+        RecordSuperseded(ref state, loser.Pick, loser.Start, loser.Span);
+    }
+
+    /// <summary>Records a superseded attempt: its probe slots back, no health verdict, a log record and its span ended.</summary>
+    private void RecordSuperseded(ref RequestState state, in Pick pick, long start, Activity? span)
+    {
+        Deployment d = pick.Deployment;
         long end = _clock.Now();
-        TimeSpan elapsed = _clock.Elapsed(loser.Start, end);
-        if (loser.Pick.ColdProbe)
+        TimeSpan elapsed = _clock.Elapsed(start, end);
+        if (pick.ColdProbe)
         {
             d.Stats.ReleaseColdProbe();
         }
 
-        ReleaseProbe(d, loser.Pick, end);
+        ReleaseProbe(d, pick, end);
         string route = state.CurrentRouteName;
         state.Log.Add(new AttemptRecord(d.Name, route, AttemptOutcome.Superseded, elapsed));
-        state.AttemptSpan = loser.Span;
+        state.AttemptSpan = span;
         AttemptEnded(ref state, d, route, AttemptOutcome.Superseded, elapsed, error: null, failure: null);
+    }
+
+    /// <summary>
+    /// What every hedged attempt starts with: its own cancellation (after <paramref name="timeout"/>, if any, or with the
+    /// caller's token), its span (current until <see cref="EndHedgedStart"/>), and the hedge's counter.
+    /// </summary>
+    private Activity? BeginHedgedAttempt(
+        ref RequestState state, in Pick pick, TimeSpan? timeout, bool hedge, out CancellationTokenSource cts, out CancellationTokenRegistration link, CancellationToken cancellationToken)
+    {
+        cts = timeout is TimeSpan t ? new CancellationTokenSource(t, _time) : new CancellationTokenSource();
+        link = cancellationToken.UnsafeRegister(CancelSource, cts);
+        Activity? span = StartAttempt(ref state, pick);
+        if (hedge)
+        {
+            span?.SetTag(Tags.Hedge, true);
+            if (Hedges.Enabled)
+            {
+                Hedges.Add(1, new TagList { { Tags.Route, state.RequestedRoute }, { Tags.Deployment, pick.Deployment.Name }, { Tags.Outcome, "started" } });
+            }
+        }
+
+        return span;
+    }
+
+    /// <summary>After the provider call started: the next attempt's span is the request span's child too, not this one's.</summary>
+    private static void EndHedgedStart(ref RequestState state, Activity? span)
+    {
+        if (span is not null)
+        {
+            Activity.Current = span.Parent;
+        }
+
+        state.AttemptSpan = null;
+    }
+
+    /// <summary>Waits for the first of the running attempts' tasks or, when one is due, the hedging delay (then returns <see cref="HedgeDue"/>).</summary>
+    private async Task<Task> FirstOrHedgeAsync(List<Task> running, TimeSpan? delay)
+    {
+        using var delayCancel = new CancellationTokenSource();
+        Task? wait = delay is TimeSpan d ? Task.Delay(d, _time, delayCancel.Token) : null;
+        if (wait is not null)
+        {
+            running.Add(wait);
+        }
+
+        Task finished = await Task.WhenAny(running).ConfigureAwait(false);
+#pragma warning disable CA1849 // CancelAsync would run the delay's cancellation on the thread pool and resume the request there.
+        delayCancel.Cancel();
+#pragma warning restore CA1849
+        return ReferenceEquals(finished, wait) ? HedgeDue : finished;
     }
 
     /// <summary>One attempt of a hedged request.</summary>

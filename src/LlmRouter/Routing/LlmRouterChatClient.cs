@@ -343,27 +343,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
 
                     while (running.Count > 0)
                     {
-                        using var delayCancel = new CancellationTokenSource();
-                        Task? delay = hedges < hedging.MaxExtraAttempts && state.Attempts < state.MaxAttempts
-                            && HedgeDelay(hedging, running[^1].Pick.Deployment, streaming: true) is TimeSpan wait
-                            ? Task.Delay(wait, _time, delayCancel.Token)
+                        TimeSpan? delay = hedges < hedging.MaxExtraAttempts && state.Attempts < state.MaxAttempts
+                            ? HedgeDelay(hedging, running[^1].Pick.Deployment, streaming: true)
                             : null;
-                        var waiting = new List<Task>(running.Count + 1);
-                        foreach (StreamAttempt r in running)
-                        {
-                            waiting.Add(r.First);
-                        }
-
-                        if (delay is not null)
-                        {
-                            waiting.Add(delay);
-                        }
-
-                        Task finished = await Task.WhenAny(waiting).ConfigureAwait(false);
-                        #pragma warning disable CA1849 // CancelAsync would run the delay's cancellation on the thread pool and resume this request there.
-                        delayCancel.Cancel();
-#pragma warning restore CA1849
-                        if (ReferenceEquals(finished, delay))
+                        Task finished = await FirstOrHedgeAsync(running.ConvertAll(r => (Task)r.First), delay).ConfigureAwait(false);
+                        if (ReferenceEquals(finished, HedgeDue))
                         {
                             if (state.Chain[0].TryTakeHedge(hedging.MaxHedgedShare) && NextPick(ref state, out Pick next, out long nextStart))
                             {
