@@ -64,6 +64,7 @@ internal struct Selection
         selection._latencyRanked = route.Strategy.IsLatencyRanked;
         selection.OverBudget = 0;
         selection.TooSmall = 0;
+        selection._affinity = -1;
         selection._firstPick = true;
         if (members.Length > InlineCapacity)
         {
