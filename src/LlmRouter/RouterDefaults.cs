@@ -34,4 +34,5 @@ internal static class RouterDefaults
     public const int MinimumThroughput = 10;
     public static readonly TimeSpan SamplingDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(30);
+    public const int ProbesToClose = 2;
 }

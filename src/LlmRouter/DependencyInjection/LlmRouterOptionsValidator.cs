@@ -269,6 +269,11 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
         CheckPositive(failures, $"{S}:Health:MaxCooldown", h.MaxCooldown, allowZero: true);
         CheckPositive(failures, $"{S}:Health:SamplingDuration", h.SamplingDuration);
         CheckPositive(failures, $"{S}:Health:BreakDuration", h.BreakDuration);
+        if (h.ProbesToClose < 1)
+        {
+            failures.Add($"{S}:Health:ProbesToClose is {h.ProbesToClose}: it must be at least 1.");
+        }
+
         if (h.ConsecutiveFailureThreshold < 1)
         {
             failures.Add($"{S}:Health:ConsecutiveFailureThreshold is {h.ConsecutiveFailureThreshold}: it must be at least 1.");

@@ -37,6 +37,14 @@ public sealed class HealthOptions
     public TimeSpan BreakDuration { get; set; } = RouterDefaults.BreakDuration;
 
     /// <summary>
+    /// Gets or sets how many half-open probes in a row must succeed before an open circuit closes. After each success but
+    /// the last the next request probes again at once; any failure reopens the circuit for a full <see cref="BreakDuration"/>.
+    /// More than one keeps a provider in a partial outage (a few calls still succeed) from closing on a lucky probe and
+    /// flapping; the routing simulation measured the difference (see docs/benchmarks.md). Default: 2.
+    /// </summary>
+    public int ProbesToClose { get; set; } = RouterDefaults.ProbesToClose;
+
+    /// <summary>
     /// Gets or sets whether, when every deployment of a request's routes is cooling down or open, the router makes one
     /// attempt at the deployment that failed least recently instead of failing fast. Default: <see langword="false"/>
     /// (fail fast with <see cref="NoAvailableDeploymentException"/>).

@@ -1209,6 +1209,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         to.MinimumThroughput = from.MinimumThroughput;
         to.SamplingDuration = from.SamplingDuration;
         to.BreakDuration = from.BreakDuration;
+        to.ProbesToClose = from.ProbesToClose;
         to.AttemptWhenAllUnavailable = from.AttemptWhenAllUnavailable;
     }
 }

@@ -88,7 +88,7 @@ public class CircuitBreakerTests
     [Fact]
     public async Task After_the_break_exactly_one_probe_is_admitted_and_success_closes()
     {
-        (RouterHarness h, TestChatClient flaky, _) = Setup(o => o.ConsecutiveFailureThreshold = 1);
+        (RouterHarness h, TestChatClient flaky, _) = Setup(o => { o.ConsecutiveFailureThreshold = 1; o.ProbesToClose = 1; });
         using LlmRouterChatClient router = h.Build();
         await Send(router);
         Assert.Equal(CircuitState.Open, router.Deployments[0].CircuitState);
@@ -113,6 +113,37 @@ public class CircuitBreakerTests
     }
 
     [Fact]
+    public async Task By_default_two_probes_in_a_row_must_succeed_before_the_circuit_closes()
+    {
+        (RouterHarness h, TestChatClient flaky, _) = Setup(o => o.ConsecutiveFailureThreshold = 1);
+        using LlmRouterChatClient router = h.Build();
+        Func<IEnumerable<ChatMessage>, ChatOptions?, CancellationToken, Task<ChatResponse>>? failing = flaky.GetResponseAsyncCallback;
+        await Send(router);
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        flaky.GetResponseAsyncCallback = (_, _, _) => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "lucky")));
+
+        Assert.Equal("flaky", (await Send(router)).GetRoutingReport()!.Deployment);   // first probe succeeds
+        Assert.Equal(CircuitState.Open, router.Deployments[0].CircuitState);            // not closed yet, but probed again at once
+        Assert.Equal("flaky", (await Send(router)).GetRoutingReport()!.Deployment);   // second probe succeeds
+        Assert.Equal(CircuitState.Closed, router.Deployments[0].CircuitState);
+
+        // A partial outage: the first probe is lucky, the second fails: open again for a full break.
+        flaky.GetResponseAsyncCallback = failing;
+        await Send(router);
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        flaky.GetResponseAsyncCallback = (_, _, _) => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "lucky")));
+        await Send(router);
+        flaky.GetResponseAsyncCallback = failing;
+        await Send(router);
+        int calls = flaky.Calls;
+        h.Time.Advance(TimeSpan.FromSeconds(29));
+        await Send(router);
+
+        Assert.Equal(CircuitState.Open, router.Deployments[0].CircuitState);
+        Assert.Equal(calls, flaky.Calls);
+    }
+
+    [Fact]
     public async Task A_failed_probe_reopens_for_another_break()
     {
         (RouterHarness h, TestChatClient flaky, _) = Setup(o => o.ConsecutiveFailureThreshold = 1);
@@ -132,7 +163,7 @@ public class CircuitBreakerTests
     [Fact]
     public async Task A_cancelled_probe_frees_the_slot_for_the_next_request()
     {
-        (RouterHarness h, TestChatClient flaky, _) = Setup(o => o.ConsecutiveFailureThreshold = 1);
+        (RouterHarness h, TestChatClient flaky, _) = Setup(o => { o.ConsecutiveFailureThreshold = 1; o.ProbesToClose = 1; });
         using LlmRouterChatClient router = h.Build();
         await Send(router);
         h.Time.Advance(TimeSpan.FromSeconds(30));

@@ -15,6 +15,7 @@ public class RecoveryTests
         h.Options.LatencyRanking.LatencyBuffer = 0;
         h.Options.Health.ConsecutiveFailureThreshold = 2;
         h.Options.Health.BreakDuration = TimeSpan.FromSeconds(10);
+        h.Options.Health.ProbesToClose = 1;
         using LlmRouterChatClient router = h.Build();
         await RouterHarness.Serve(router, 10);
 

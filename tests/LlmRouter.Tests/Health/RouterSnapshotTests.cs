@@ -180,6 +180,7 @@ public class RouterSnapshotTests
         h.Route("spare-only", "Ordered", "spare");
         h.Options.Health.ConsecutiveFailureThreshold = 3;
         h.Options.Health.BreakDuration = TimeSpan.FromSeconds(30);
+        h.Options.Health.ProbesToClose = 1;
         using LlmRouterChatClient router = h.Build();
         await RouterHarness.Serve(router, 3, RouterHarness.For("spare-only"));
         for (int i = 0; i < 3; i++)

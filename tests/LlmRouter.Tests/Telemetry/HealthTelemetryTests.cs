@@ -43,6 +43,7 @@ public sealed class HealthTelemetryTests : IDisposable
         options.Health.ConsecutiveFailureThreshold = 3;
         options.Health.RateLimitCooldown = TimeSpan.FromSeconds(5);
         options.Health.BreakDuration = TimeSpan.FromSeconds(30);
+        options.Health.ProbesToClose = 1; // one probe closes: the scenario follows open, half-open, closed in one step each
         return new LlmRouterChatClient(options, timeProvider: _time);
     }
 

@@ -26,6 +26,7 @@ internal sealed class DeploymentHealth
     private long _cooldownUntil;
     private long _lastFailure;
     private int _consecutiveFailures;
+    private int _probeSuccesses;
     private long _windowStart;
     private int _windowSuccesses;
     private int _windowFailures;
@@ -128,6 +129,16 @@ internal sealed class DeploymentHealth
         _windowSuccesses++;
         if (probe && _state == (int)CircuitState.HalfOpen)
         {
+            if (++_probeSuccesses < _options.ProbesToClose)
+            {
+                // One success during a partial outage proves little: probe again at once (the next request), close after
+                // HealthOptions.ProbesToClose successes in a row; any failure reopens for a full break.
+                Volatile.Write(ref _openUntil, now);
+                Volatile.Write(ref _state, (int)CircuitState.Open);
+                return HealthTransition.None;
+            }
+
+            _probeSuccesses = 0;
             ResetWindow(now);
             Volatile.Write(ref _state, (int)CircuitState.Closed);
             return HealthTransition.CircuitClosed;
@@ -182,6 +193,7 @@ internal sealed class DeploymentHealth
 
             if (open)
             {
+                _probeSuccesses = 0;
                 Volatile.Write(ref _openUntil, now + _breakTicks);
                 Volatile.Write(ref _state, (int)CircuitState.Open);
                 ResetWindow(now);
