@@ -28,6 +28,20 @@ public class HedgingTests
         }
     }
 
+    /// <summary>
+    /// Moves the fake clock forward in small steps until the condition holds (bounded). The router registers its hedging
+    /// delay just after the first attempt started, so a single jump could come before the delay exists.
+    /// </summary>
+    private async Task AdvanceUntil(Func<bool> condition, TimeSpan? step = null)
+    {
+        for (int i = 0; !condition(); i++)
+        {
+            Assert.True(i < 5_000, "The condition never became true.");
+            _h.Time.Advance(step ?? TimeSpan.FromMilliseconds(10));
+            await Task.Delay(1);
+        }
+    }
+
     private RouteOptions Hedged(HedgingOptions hedging, params string[] deployments)
     {
         RouteOptions route = _h.Route("chat", "Ordered", deployments);
@@ -45,11 +59,8 @@ public class HedgingTests
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
         await Until(() => slow.Started == 1);
-        _h.Time.Advance(TimeSpan.FromMilliseconds(499));
-        await Task.Delay(20); // room for a (wrong) early hedge to start; its absence is what is checked
-        Assert.Equal(0, fast.Started);
-        _h.Time.Advance(TimeSpan.FromMilliseconds(1));
-        await Until(() => fast.Started == 1);
+        await AdvanceUntil(() => fast.Started == 1);
+        Assert.True(fast.FirstStart - slow.FirstStart >= TimeSpan.FromMilliseconds(500), $"hedged after {fast.FirstStart - slow.FirstStart}");
         _h.Time.Advance(TimeSpan.FromMilliseconds(100));
         ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -80,8 +91,8 @@ public class HedgingTests
             return updates;
         });
         await Until(() => slow.Started == 1);
-        _h.Time.Advance(TimeSpan.FromMilliseconds(500));
-        await Until(() => fast.Started == 1);
+        await AdvanceUntil(() => fast.Started == 1);
+        Assert.True(fast.FirstStart - slow.FirstStart >= TimeSpan.FromMilliseconds(500), $"hedged after {fast.FirstStart - slow.FirstStart}");
         _h.Time.Advance(TimeSpan.FromMilliseconds(100));
         List<ChatResponseUpdate> updates = await read.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -131,11 +142,11 @@ public class HedgingTests
         primary.Latency = TimeSpan.FromSeconds(30);
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
         await Until(() => primary.Started == 7);
-        _h.Time.Advance(TimeSpan.FromMilliseconds(99));
-        await Task.Delay(20); // room for a (wrong) early hedge to start; its absence is what is checked
-        Assert.Equal(0, backup.Started);
-        _h.Time.Advance(TimeSpan.FromMilliseconds(2)); // identical samples: the 90th percentile is 100 ms
-        await Until(() => backup.Started == 1);
+        DateTimeOffset started = _h.Time.GetUtcNow();
+        await AdvanceUntil(() => backup.Started == 1, TimeSpan.FromMilliseconds(1));
+
+        // Identical samples: the 90th percentile is 100 ms (no Delay is set, so without the fit there would be no hedge).
+        Assert.True(backup.FirstStart - started >= TimeSpan.FromMilliseconds(100), $"hedged after {backup.FirstStart - started}");
         _h.Time.Advance(TimeSpan.FromMilliseconds(100));
 
         Assert.Equal("backup", (await call.WaitAsync(TimeSpan.FromSeconds(30))).GetRoutingReport()!.Deployment);
@@ -169,11 +180,10 @@ public class HedgingTests
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
         await Until(() => flaky.Started == 1);
-        _h.Time.Advance(TimeSpan.FromMilliseconds(500));
-        await Until(() => backup.Started == 1);
-        _h.Time.Advance(TimeSpan.FromMilliseconds(500)); // flaky fails now; backup is half-way
+        await AdvanceUntil(() => backup.Started == 1);
+        _h.Time.Advance(flaky.FirstStart + TimeSpan.FromSeconds(1) - _h.Time.GetUtcNow()); // flaky fails now; backup is half-way
         await Until(() => router.Deployments[0].AttemptCounts.Failed == 1); // the router has seen the failure
-        _h.Time.Advance(TimeSpan.FromMilliseconds(500));
+        _h.Time.Advance(TimeSpan.FromMilliseconds(600));
         ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal("backup", response.GetRoutingReport()!.Deployment);
@@ -206,8 +216,7 @@ public class HedgingTests
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"), cts.Token);
         await Until(() => a.Started == 1);
-        _h.Time.Advance(TimeSpan.FromMilliseconds(100));
-        await Until(() => b.Started == 1);
+        await AdvanceUntil(() => b.Started == 1);
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -229,8 +238,14 @@ public class HedgingTests
         Task<ChatResponse> call = client.GetResponseAsync(BudgetHarness.Prompt, BudgetHarness.For("team:a").Also(o => o.ModelId = "chat"));
         await Until(() => slow.Started == 1);
         (decimal _, decimal reserved) = await b.UsageAsync(client, "team:a");
-        b.Router.Time.Advance(TimeSpan.FromMilliseconds(500));
-        await Until(() => fast.Started == 1);
+        for (int i = 0; fast.Started == 0; i++)
+        {
+            // Small steps: the router registers its hedging delay just after the first attempt started.
+            Assert.True(i < 5_000, "The hedge never started.");
+            b.Router.Time.Advance(TimeSpan.FromMilliseconds(10));
+            await Task.Delay(1);
+        }
+
         b.Router.Time.Advance(TimeSpan.FromMilliseconds(100));
         ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
         (decimal spent, decimal afterwards) = await b.UsageAsync(client, "team:a");
@@ -274,10 +289,12 @@ public class HedgingTests
                 GetStreamingResponseAsyncCallback = (_, _, ct) => Stream(name, time, ct),
                 GetResponseAsyncCallback = async (_, _, ct) =>
                 {
-                    Interlocked.Increment(ref _started);
+                    // The delay first, then the count: a test that sees the start may move the clock at once.
+                    Task delay = Task.Delay(Latency, time, ct);
+                    MarkStarted(time);
                     try
                     {
-                        await Task.Delay(Latency, time, ct);
+                        await delay;
                     }
                     catch (OperationCanceledException)
                     {
@@ -297,10 +314,11 @@ public class HedgingTests
 
         private async IAsyncEnumerable<ChatResponseUpdate> Stream(string name, TimeProvider time, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
         {
-            Interlocked.Increment(ref _started);
+            Task delay = Task.Delay(Latency, time, ct);
+            MarkStarted(time);
             try
             {
-                await Task.Delay(Latency, time, ct);
+                await delay;
             }
             catch (OperationCanceledException)
             {
@@ -318,6 +336,17 @@ public class HedgingTests
         public Func<Exception>? FailWith { get; set; }
 
         public int Started => Volatile.Read(ref _started);
+
+        /// <summary>The fake time of the first call.</summary>
+        public DateTimeOffset FirstStart { get; private set; }
+
+        private void MarkStarted(TimeProvider time)
+        {
+            if (Interlocked.Increment(ref _started) == 1)
+            {
+                FirstStart = time.GetUtcNow();
+            }
+        }
 
         public int Cancelled => Volatile.Read(ref _cancelled);
 
