@@ -19,6 +19,14 @@ public sealed class ModelPrice
     public decimal? CachedInputPerMillion { get; set; }
 
     /// <summary>
+    /// Gets or sets the price of one million input tokens written to the provider's prompt cache, in USD (Anthropic bills
+    /// cache writes at 1.25 times the input price for the 5-minute cache). Applied to the usage's
+    /// <c>AdditionalCounts["CacheCreationInputTokens"]</c>, which the Anthropic SDK reports as part of the input tokens.
+    /// </summary>
+    /// <value>USD per million tokens; zero or positive. Default <see langword="null"/>: cache writes cost <see cref="InputPerMillion"/>.</value>
+    public decimal? CacheWritePerMillion { get; set; }
+
+    /// <summary>
     /// Gets or sets the price of one million reasoning (thinking) tokens, in USD, for the rare model that bills them differently
     /// from its other output.
     /// </summary>

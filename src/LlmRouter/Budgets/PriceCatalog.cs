@@ -24,7 +24,8 @@ namespace LlmRouter;
 /// }
 /// </code>
 /// <para>
-/// Prices are USD per million tokens; <c>cachedInput</c> (cached prompt reads), <c>reasoning</c> (only where reasoning
+/// Prices are USD per million tokens; <c>cachedInput</c> (cached prompt reads), <c>cacheWrite</c> (prompt-cache writes,
+/// where billed above the input price), <c>reasoning</c> (only where reasoning
 /// tokens are billed differently from output), <c>contextWindow</c> and <c>maxOutput</c> are optional.
 /// </para>
 /// </remarks>
@@ -405,6 +406,9 @@ public sealed class PriceCatalog
                 case "reasoning":
                     price.ReasoningPerMillion = ReadPrice(id, field);
                     break;
+                case "cacheWrite":
+                    price.CacheWritePerMillion = ReadPrice(id, field);
+                    break;
                 case "contextWindow":
                     price.ContextWindow = ReadTokens(id, field);
                     break;
@@ -413,7 +417,7 @@ public sealed class PriceCatalog
                     break;
                 default:
                     throw new InvalidDataException(
-                        $"Price catalogue: model '{id}' has an unknown field '{field.Name}'; valid fields are 'input', 'output', 'cachedInput', 'reasoning', 'contextWindow' and 'maxOutput'.");
+                        $"Price catalogue: model '{id}' has an unknown field '{field.Name}'; valid fields are 'input', 'output', 'cachedInput', 'cacheWrite', 'reasoning', 'contextWindow' and 'maxOutput'.");
             }
         }
 

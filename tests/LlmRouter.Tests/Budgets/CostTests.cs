@@ -197,4 +197,40 @@ public class TokenRatesTests
         Assert.Equal(Cost.Of(price, usage), rates.Of(usage));
         Assert.Equal(Cost.Of(price, inTokens, outTokens), rates.WorstCase(inTokens, outTokens));
     }
+
+    [Fact]
+    public void Anthropic_cache_writes_cost_the_cache_write_price_reads_the_cached_price_and_the_rest_the_input_price()
+    {
+        var haiku = new ModelPrice { InputPerMillion = 1m, OutputPerMillion = 5m, CachedInputPerMillion = 0.1m, CacheWritePerMillion = 1.25m };
+
+        // As the Anthropic SDK reports a turn: input includes cache reads and writes; writes only in AdditionalCounts.
+        var usage = new UsageDetails
+        {
+            InputTokenCount = 3_000,
+            CachedInputTokenCount = 1_000,
+            OutputTokenCount = 100,
+            AdditionalCounts = new() { ["CacheCreationInputTokens"] = 1_500 },
+        };
+
+        // 500 plain x $1 + 1,000 read x $0.10 + 1,500 written x $1.25 + 100 out x $5, per million.
+        long expected = Cost.ToNanos((500m * 1m + 1_000m * 0.1m + 1_500m * 1.25m + 100m * 5m) / 1_000_000m);
+        Assert.Equal(expected, Cost.Of(haiku, usage));
+        Assert.Equal(expected, TokenRates.From(haiku).Of(usage));
+
+        // Without a cache-write price, writes cost the input price; more writes than uncached input are clamped.
+        var plain = new ModelPrice { InputPerMillion = 1m, OutputPerMillion = 5m, CachedInputPerMillion = 0.1m };
+        Assert.Equal(Cost.ToNanos((2_000m * 1m + 1_000m * 0.1m + 100m * 5m) / 1_000_000m), Cost.Of(plain, usage));
+        usage.AdditionalCounts["CacheCreationInputTokens"] = 99_999;
+        Assert.Equal(Cost.ToNanos((1_000m * 0.1m + 2_000m * 1.25m + 100m * 5m) / 1_000_000m), TokenRates.From(haiku).Of(usage));
+    }
+
+    [Fact]
+    public void The_worst_case_charges_input_at_the_cache_write_price_when_it_is_dearer()
+    {
+        var haiku = new ModelPrice { InputPerMillion = 1m, OutputPerMillion = 5m, CacheWritePerMillion = 1.25m };
+
+        long expected = Cost.ToNanos((1_000m * 1.25m + 100m * 5m) / 1_000_000m);
+        Assert.Equal(expected, Cost.Of(haiku, 1_000, 100));
+        Assert.Equal(expected, TokenRates.From(haiku).WorstCase(1_000, 100));
+    }
 }

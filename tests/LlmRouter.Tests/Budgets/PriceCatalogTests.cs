@@ -44,6 +44,8 @@ public class PriceCatalogTests
             Assert.True(price.OutputPerMillion > 0, $"{id} output");
             Assert.True(price.ContextWindow > 0, $"{id} contextWindow");
             Assert.True(price.CachedInputPerMillion is null || price.CachedInputPerMillion < price.InputPerMillion, $"{id} cachedInput");
+            Assert.True(price.CacheWritePerMillion is null || price.CacheWritePerMillion > price.InputPerMillion, $"{id} cacheWrite");
+            Assert.Equal(id.StartsWith("claude", StringComparison.Ordinal), price.CacheWritePerMillion is not null);
             Assert.True(price.MaxOutputTokens is null || price.MaxOutputTokens <= price.ContextWindow, $"{id} maxOutput");
         }
     }

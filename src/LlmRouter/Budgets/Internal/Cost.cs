@@ -45,6 +45,10 @@ internal static class Cost
     /// <see cref="ModelPrice.InputPerMillion"/>.
     /// </para>
     /// <para>
+    /// Cache writes (<c>AdditionalCounts["CacheCreationInputTokens"]</c>, as the Anthropic SDK reports them, also part of the
+    /// input) cost <see cref="ModelPrice.CacheWritePerMillion"/>.
+    /// </para>
+    /// <para>
     /// Output: <see cref="UsageDetails.ReasoningTokenCount"/> is taken as part of <see cref="UsageDetails.OutputTokenCount"/>
     /// (as OpenAI reports it). Only when <see cref="ModelPrice.ReasoningPerMillion"/> is set and differs from
     /// <see cref="ModelPrice.OutputPerMillion"/> are the reasoning tokens charged at that price and the rest of the output
@@ -56,9 +60,11 @@ internal static class Cost
     {
         long input = Math.Max(usage.InputTokenCount ?? 0, 0);
         long cached = Math.Clamp(usage.CachedInputTokenCount ?? 0, 0, input);
+        long written = Math.Clamp(CacheWrites(usage), 0, input - cached);
         long output = Math.Max(usage.OutputTokenCount ?? 0, 0);
 
-        decimal nanosPerMillion = ((input - cached) * price.InputPerMillion) + (cached * (price.CachedInputPerMillion ?? price.InputPerMillion));
+        decimal nanosPerMillion = ((input - cached - written) * price.InputPerMillion) + (cached * (price.CachedInputPerMillion ?? price.InputPerMillion))
+            + (written * (price.CacheWritePerMillion ?? price.InputPerMillion));
         if (price.ReasoningPerMillion is decimal reasoningPrice && reasoningPrice != price.OutputPerMillion)
         {
             long reasoning = Math.Clamp(usage.ReasoningTokenCount ?? 0, 0, output);
@@ -74,15 +80,23 @@ internal static class Cost
 
     /// <summary>
     /// The worst-case cost of a request estimated at <paramref name="inputTokens"/> in and <paramref name="outputTokens"/> out,
-    /// rounded up to a whole nano-USD: no input is assumed cached, and output is charged at the higher of the output and
-    /// reasoning prices.
+    /// rounded up to a whole nano-USD: no input is assumed cached (every input token may be a cache write, so input is charged
+    /// at the higher of the input and cache-write prices), and output is charged at the higher of the output and reasoning prices.
     /// </summary>
     public static long Of(ModelPrice price, long inputTokens, long outputTokens)
     {
         decimal outputPrice = Math.Max(price.OutputPerMillion, price.ReasoningPerMillion ?? 0);
-        decimal nanosPerMillion = (Math.Max(inputTokens, 0) * price.InputPerMillion) + (Math.Max(outputTokens, 0) * outputPrice);
+        decimal inputPrice = Math.Max(price.InputPerMillion, price.CacheWritePerMillion ?? 0);
+        decimal nanosPerMillion = (Math.Max(inputTokens, 0) * inputPrice) + (Math.Max(outputTokens, 0) * outputPrice);
         return Saturate(decimal.Ceiling(nanosPerMillion * NanosPerTokenPerUsdPerMillion));
     }
+
+    /// <summary>The prompt-cache writes a usage reports (the Anthropic SDK's <c>AdditionalCounts["CacheCreationInputTokens"]</c>), part of its input tokens.</summary>
+    public static long CacheWrites(UsageDetails usage) =>
+        usage.AdditionalCounts is { Count: > 0 } counts && counts.TryGetValue(CacheCreationInputTokens, out long written) ? written : 0;
+
+    /// <summary>The key of cache writes in <see cref="UsageDetails.AdditionalCounts"/>, as the Anthropic SDK reports them.</summary>
+    public const string CacheCreationInputTokens = "CacheCreationInputTokens";
 
     private static long Saturate(decimal nanos) =>
         nanos >= long.MaxValue ? long.MaxValue : nanos <= long.MinValue ? long.MinValue : (long)nanos;
@@ -97,10 +111,11 @@ internal readonly struct TokenRates
 {
     private const long PicosPerNano = 1_000;
 
-    private TokenRates(long input, long cachedInput, long output, long reasoning)
+    private TokenRates(long input, long cachedInput, long cacheWrite, long output, long reasoning)
     {
         Input = input;
         CachedInput = cachedInput;
+        CacheWrite = cacheWrite;
         Output = output;
         Reasoning = reasoning;
     }
@@ -108,6 +123,8 @@ internal readonly struct TokenRates
     public long Input { get; }
 
     public long CachedInput { get; }
+
+    public long CacheWrite { get; }
 
     public long Output { get; }
 
@@ -120,24 +137,26 @@ internal readonly struct TokenRates
         static long Picos(decimal perMillion) => (long)decimal.Ceiling(perMillion * 1_000_000m);
         long output = Picos(price.OutputPerMillion);
         long reasoning = price.ReasoningPerMillion is decimal r && r != price.OutputPerMillion ? Picos(r) : -1;
-        return new TokenRates(Picos(price.InputPerMillion), Picos(price.CachedInputPerMillion ?? price.InputPerMillion), output, reasoning);
+        return new TokenRates(
+            Picos(price.InputPerMillion), Picos(price.CachedInputPerMillion ?? price.InputPerMillion), Picos(price.CacheWritePerMillion ?? price.InputPerMillion), output, reasoning);
     }
 
     /// <summary>The highest rates of two prices (the worst case of a route that may reach either).</summary>
     public static TokenRates Max(TokenRates a, TokenRates b) =>
-        new(Math.Max(a.Input, b.Input), Math.Max(a.CachedInput, b.CachedInput), Math.Max(a.Output, b.Output), Math.Max(a.Reasoning, b.Reasoning));
+        new(Math.Max(a.Input, b.Input), Math.Max(a.CachedInput, b.CachedInput), Math.Max(a.CacheWrite, b.CacheWrite), Math.Max(a.Output, b.Output), Math.Max(a.Reasoning, b.Reasoning));
 
     /// <summary>The worst-case cost in nano-dollars of a request: every input token uncached, every output token at the dearest output rate.</summary>
     public long WorstCase(long inputTokens, long outputTokens) =>
-        CeilingNanos((Math.Max(inputTokens, 0) * Input) + (Math.Max(outputTokens, 0) * Math.Max(Output, Reasoning)));
+        CeilingNanos((Math.Max(inputTokens, 0) * Math.Max(Input, CacheWrite)) + (Math.Max(outputTokens, 0) * Math.Max(Output, Reasoning)));
 
     /// <summary>The cost in nano-dollars of reported usage, with the same rules as <see cref="Cost.Of(ModelPrice, UsageDetails)"/>.</summary>
     public long Of(UsageDetails usage)
     {
         long input = Math.Max(usage.InputTokenCount ?? 0, 0);
         long cached = Math.Clamp(usage.CachedInputTokenCount ?? 0, 0, input);
+        long written = Math.Clamp(Cost.CacheWrites(usage), 0, input - cached);
         long output = Math.Max(usage.OutputTokenCount ?? 0, 0);
-        long picos = ((input - cached) * Input) + (cached * CachedInput);
+        long picos = ((input - cached - written) * Input) + (cached * CachedInput) + (written * CacheWrite);
         if (Reasoning >= 0)
         {
             long reasoning = Math.Clamp(usage.ReasoningTokenCount ?? 0, 0, output);
