@@ -289,20 +289,7 @@ public class HedgingTests
                 GetStreamingResponseAsyncCallback = (_, _, ct) => Stream(name, time, ct),
                 GetResponseAsyncCallback = async (_, _, ct) =>
                 {
-                    // The delay first, then the count: a test that sees the start may move the clock at once.
-                    Task delay = Task.Delay(Latency, time, ct);
-                    MarkStarted(time);
-                    try
-                    {
-                        await delay;
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        Interlocked.Increment(ref _cancelled);
-                        throw;
-                    }
-
-                    Interlocked.Increment(ref _finished);
+                    await Answer(time, ct);
                     return FailWith is { } fail
                         ? throw fail()
                         : new ChatResponse(new ChatMessage(ChatRole.Assistant, $"from {name}")) { Usage = new UsageDetails { InputTokenCount = 5, OutputTokenCount = 500 } };
@@ -314,6 +301,24 @@ public class HedgingTests
 
         private async IAsyncEnumerable<ChatResponseUpdate> Stream(string name, TimeProvider time, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
         {
+            await Answer(time, ct);
+            yield return new ChatResponseUpdate(ChatRole.Assistant, $"{name} first");
+            yield return new ChatResponseUpdate(ChatRole.Assistant, $" {name} second");
+        }
+
+        public TimeSpan Latency { get; set; }
+
+        public Func<Exception>? FailWith { get; set; }
+
+        public int Started => Volatile.Read(ref _started);
+
+        /// <summary>The fake time of the first call.</summary>
+        public DateTimeOffset FirstStart { get; private set; }
+
+        /// <summary>Waits out the latency (or the cancellation), counting starts, cancellations and finishes.</summary>
+        private async Task Answer(TimeProvider time, CancellationToken ct)
+        {
+            // The delay first, then the count: a test that sees the start may move the clock at once.
             Task delay = Task.Delay(Latency, time, ct);
             MarkStarted(time);
             try
@@ -327,18 +332,7 @@ public class HedgingTests
             }
 
             Interlocked.Increment(ref _finished);
-            yield return new ChatResponseUpdate(ChatRole.Assistant, $"{name} first");
-            yield return new ChatResponseUpdate(ChatRole.Assistant, $" {name} second");
         }
-
-        public TimeSpan Latency { get; set; }
-
-        public Func<Exception>? FailWith { get; set; }
-
-        public int Started => Volatile.Read(ref _started);
-
-        /// <summary>The fake time of the first call.</summary>
-        public DateTimeOffset FirstStart { get; private set; }
 
         private void MarkStarted(TimeProvider time)
         {
