@@ -35,4 +35,7 @@ internal static class RouterDefaults
     public static readonly TimeSpan SamplingDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(30);
     public const int ProbesToClose = 2;
+
+    // Declared provider rate limits: the burst a quota may take at once, in seconds of its rate.
+    public const int RateLimitBurstSeconds = 10;
 }

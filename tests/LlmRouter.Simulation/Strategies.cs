@@ -30,6 +30,8 @@ public static class Strategies
     public static IReadOnlyList<StrategySpec> All { get; } =
     [
         new("lowest-latency", "LowestLatency (ours)", "The router's default: decayed, failure-aware latency ranking with bounded cold probes.", _ => { }),
+        new("rate-limits", "LowestLatency + declared rate limits", "Ours, with each deployment's requests per minute configured as the provider has it (RequestsPerMinute).",
+            s => DeclareRateLimits(s)),
         new("hedging", "LowestLatency + hedging", "Ours, plus a hedge after the first deployment's p95 latency (3 s until it has data), at most 1 per request and 10% of requests.",
             s => s.Route.Hedging = new HedgingOptions { DelayPercentile = 0.95, Delay = TimeSpan.FromSeconds(3), MaxExtraAttempts = 1, MaxHedgedShare = 0.1 }),
         new("cost-aware", "CostAware (3 s objective)", "The router's CostAware strategy: the cheapest deployment whose expected latency is within 3 s.",
@@ -41,6 +43,15 @@ public static class Strategies
         new("p2c-peak-ewma", "P2C over peak EWMA", "Two random deployments; the lower peak-EWMA latency x (in flight + 1) goes first.", s => s.Use("PowerOfTwoPeakEwma", new PowerOfTwoPeakEwmaStrategy(s.Run))),
         new("oracle", "Oracle", "Knows the true mean latency of each provider at each moment, and the outage.", s => s.Use("Oracle", new OracleStrategy(s.Run))),
     ];
+
+    /// <summary>Configures every deployment's <see cref="DeploymentOptions.RequestsPerMinute"/> as its provider's limit.</summary>
+    public static void DeclareRateLimits(StrategySetup setup)
+    {
+        foreach (DeploymentOptions d in setup.Options.Deployments)
+        {
+            d.RequestsPerMinute = setup.Run.Scenario.Providers.Single(p => p.Name == d.Name).RequestsPerMinute;
+        }
+    }
 
     /// <summary>Finds rows by key (case-insensitive), in the order given.</summary>
     public static IReadOnlyList<StrategySpec> Select(IEnumerable<string> keys) =>

@@ -87,6 +87,16 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
 
             CheckPositive(failures, $"{at}:AttemptTimeout", d.AttemptTimeout);
             CheckPositive(failures, $"{at}:TimeToFirstTokenTimeout", d.TimeToFirstTokenTimeout);
+            if (d.RequestsPerMinute is <= 0)
+            {
+                failures.Add($"{at}:RequestsPerMinute is {d.RequestsPerMinute}: it must be a positive number of requests per minute, or unset.");
+            }
+
+            if (d.TokensPerMinute is <= 0)
+            {
+                failures.Add($"{at}:TokensPerMinute is {d.TokensPerMinute}: it must be a positive number of tokens per minute, or unset.");
+            }
+
             if (d.ContextWindow is <= 0)
             {
                 failures.Add($"{at}:ContextWindow is {d.ContextWindow}: it must be a positive number of tokens, or unset.");

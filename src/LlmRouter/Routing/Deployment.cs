@@ -46,6 +46,9 @@ public sealed class Deployment
             Budgets[i] = new BudgetAccount(options.Name, options.Budgets[i], isDeployment: true);
         }
 
+        TimeSpan burst = TimeSpan.FromSeconds(RouterDefaults.RateLimitBurstSeconds);
+        RequestQuota = options.RequestsPerMinute is int rpm ? new RateQuota(rpm, clock.Frequency, burst) : null;
+        TokenQuota = options.TokensPerMinute is int tpm ? new RateQuota(tpm, clock.Frequency, burst) : null;
         _clock = clock;
         Stats = new LatencyStats(routerOptions.LatencyRanking, clock, _gate);
         Health = new DeploymentHealth(routerOptions.Health, clock, _gate);
@@ -77,6 +80,15 @@ public sealed class Deployment
 
     /// <summary>Gets the time-to-first-update timeout of streaming calls, if any.</summary>
     public TimeSpan? TimeToFirstTokenTimeout { get; }
+
+    /// <summary>Gets the provider's request rate limit the router paces this deployment by, if one was configured.</summary>
+    public int? RequestsPerMinute => RequestQuota?.Limit;
+
+    /// <summary>Gets the provider's token rate limit the router paces this deployment by, if one was configured.</summary>
+    public int? TokensPerMinute => TokenQuota?.Limit;
+
+    /// <summary>Gets whether the deployment has used its configured requests or tokens per minute for now, so it ranks after those with room left.</summary>
+    public bool IsAtRateLimit => !HasQuotaRoom(_clock.Now(), 0);
 
     /// <summary>Gets the provider client.</summary>
     public IChatClient Client { get; }
@@ -133,6 +145,23 @@ public sealed class Deployment
     internal string? ProviderName { get; }
 
     internal LatencyStats Stats { get; }
+
+    /// <summary>Use of <see cref="DeploymentOptions.RequestsPerMinute"/>, if set.</summary>
+    internal RateQuota? RequestQuota { get; }
+
+    /// <summary>Use of <see cref="DeploymentOptions.TokensPerMinute"/>, if set.</summary>
+    internal RateQuota? TokenQuota { get; }
+
+    /// <summary>Whether one more request of <paramref name="promptTokens"/> fits the deployment's rate limits now (always, without limits).</summary>
+    internal bool HasQuotaRoom(long now, long promptTokens) =>
+        (RequestQuota is null || RequestQuota.HasRoom(now, 1)) && (TokenQuota is null || TokenQuota.HasRoom(now, promptTokens));
+
+    /// <summary>Counts an attempt sent to the deployment against its rate limits.</summary>
+    internal void UseQuota(long now, long promptTokens)
+    {
+        RequestQuota?.Use(now, 1);
+        TokenQuota?.Use(now, promptTokens);
+    }
 
     internal DeploymentHealth Health { get; }
 

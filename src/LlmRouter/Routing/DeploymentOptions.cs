@@ -80,6 +80,23 @@ public sealed class DeploymentOptions
     public ModelPrice? Price { get; set; }
 
     /// <summary>
+    /// Gets or sets the provider's request rate limit for this deployment (requests per minute, as the provider account
+    /// has it). The router counts the attempts it sends and, once the deployment has used its rate (allowing a burst of ten
+    /// seconds' worth), ranks it after every deployment with room left
+    /// until the rate frees up: traffic spreads before the provider answers 429, not after. A deployment at its limit is
+    /// never refused outright: when every candidate is at its limit they are tried in the strategy's order. Counts are per
+    /// router instance (per process). Default: none (no limit known; 429s still cool the deployment down).
+    /// </summary>
+    public int? RequestsPerMinute { get; set; }
+
+    /// <summary>
+    /// Gets or sets the provider's token rate limit for this deployment (tokens per minute). Each attempt counts its prompt
+    /// (estimated from its length, about four characters a token) when it is sent, and its output tokens when the provider
+    /// reports usage; otherwise as <see cref="RequestsPerMinute"/>. Default: none.
+    /// </summary>
+    public int? TokensPerMinute { get; set; }
+
+    /// <summary>
     /// Gets the deployment's own spend limits (for example a provider account's monthly cap): once one is reached the
     /// deployment drops out of routing until its window resets, and traffic goes to the others. Enforced by the budget
     /// layer (<see cref="LlmRouterOptions.Budgets"/> or <c>UseBudgets</c>). Default: none.

@@ -25,6 +25,13 @@ public sealed record DeploymentSnapshot
     /// <summary>Gets whether the router may select the deployment now (<see cref="Status"/> is <see cref="DeploymentStatus.Available"/>).</summary>
     public bool IsAvailable => Status == DeploymentStatus.Available;
 
+    /// <summary>
+    /// Gets whether the deployment has used its configured requests or tokens per minute for now
+    /// (<see cref="DeploymentOptions.RequestsPerMinute"/>, <see cref="DeploymentOptions.TokensPerMinute"/>): it stays
+    /// available but ranks after the deployments with room left. Always <see langword="false"/> without such limits.
+    /// </summary>
+    public bool IsAtRateLimit { get; init; }
+
     /// <summary>Gets the circuit breaker's state.</summary>
     public CircuitState CircuitState { get; init; }
 

@@ -72,6 +72,7 @@ public sealed partial class LlmRouterChatClient
             ModelId = d.ModelId,
             Region = d.Region,
             Status = status,
+            IsAtRateLimit = !d.HasQuotaRoom(now, 0),
             CircuitState = circuit,
             CooldownUntil = coolingDown ? takenAt + _clock.Elapsed(now, cooldownUntil) : null,
             CircuitOpenUntil = breakRunning ? takenAt + _clock.Elapsed(now, openUntil) : null,
@@ -93,7 +94,8 @@ public sealed partial class LlmRouterChatClient
             Deployment d = members[i];
             if (deployments[d.Index].IsAvailable)
             {
-                available.Add((d, Score(route.Strategy, d, i, now)));
+                double score = Score(route.Strategy, d, i, now);
+                available.Add((d, deployments[d.Index].IsAtRateLimit ? score + Selection.AtRateLimit : score));
             }
             else
             {

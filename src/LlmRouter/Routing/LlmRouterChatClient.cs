@@ -544,7 +544,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
             }
 
             yield return first;
-            Usage(first, ref usage);
+            bool countUsage = serving!.TokenQuota is not null || Tokens.Enabled || Source.HasListeners();
+            Usage(first, countUsage, ref usage);
             while (true)
             {
                 bool more;
@@ -568,12 +569,17 @@ public sealed partial class LlmRouterChatClient : IChatClient
                 }
 
                 ChatResponseUpdate update = updates.Current;
-                Usage(update, ref usage);
+                Usage(update, countUsage, ref usage);
                 yield return update;
             }
 
             ended = true;
             CountTokens(serving, route, usage);
+            if (serving.TokenQuota is { } tokenQuota && usage?.OutputTokenCount is long output)
+            {
+                tokenQuota.Use(_clock.Now(), output);
+            }
+
             RequestEnded(requestedRoute, startedAt, null);
             StreamEnded(servingSpan, null);
             RequestSpan.Served(owned, usage, first.ModelId, null);
@@ -602,10 +608,10 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
     }
 
-    /// <summary>Adds an update's reported usage to the stream's total, when tokens are counted.</summary>
-    private static void Usage(ChatResponseUpdate update, ref UsageDetails? usage)
+    /// <summary>Adds an update's reported usage to the stream's total, when tokens are counted (telemetry, or a token rate limit).</summary>
+    private static void Usage(ChatResponseUpdate update, bool countUsage, ref UsageDetails? usage)
     {
-        if (!Tokens.Enabled && !Source.HasListeners())
+        if (!countUsage)
         {
             return;
         }
@@ -793,6 +799,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
             state.Scope.RequiredContext = RequiredContext(messages, options, smallest);
         }
 
+        if (route.ChainHasTokenQuotas)
+        {
+            state.Scope.PromptTokens = (TokenEstimator.CharCount(messages, options) + 3) / 4;
+        }
+
         if (route.PrefixAffinity is { } affinity)
         {
             state.Scope.PrefixHash = PrefixHash.Of(messages, options, affinity.MinimumPrefixLength);
@@ -846,6 +857,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
                     state.RouteIndex = 0;
                     Log.LastResortAttempt(_logger, state.RequestedRoute, lastResort.Name);
                     pick = new Pick(lastResort, CircuitProbe: false, ColdProbe: false);
+                    lastResort.UseQuota(now, state.Scope.PromptTokens);
                     state.Attempts++;
                     Picked(ref state, pick);
                     return true;
@@ -892,6 +904,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
 
         HealthTransition transition = d.RecordSuccess(seconds, state.Scope.Streaming, end, pick.CircuitProbe, elapsed.TotalSeconds);
+        if (d.TokenQuota is { } tokenQuota && usage?.OutputTokenCount is long output)
+        {
+            tokenQuota.Use(end, output);
+        }
+
         if (pick.ColdProbe)
         {
             d.Stats.ReleaseColdProbe();

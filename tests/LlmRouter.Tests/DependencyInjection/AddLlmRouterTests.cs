@@ -42,7 +42,7 @@ public class AddLlmRouterTests
             "MaxAttempts": 2,
             "Deployments": [
               { "Name": "openai", "ClientKey": "openai-key", "ModelId": "gpt-4o-mini", "Region": "us", "AttemptTimeout": "00:00:30", "Tags": [ "vision" ] },
-              { "Name": "azure", "ClientKey": "azure-key", "ModelId": "gpt-4o-mini", "Region": "eu", "ZeroDataRetention": true, "ContextWindow": 128000, "Weight": 2 }
+              { "Name": "azure", "ClientKey": "azure-key", "ModelId": "gpt-4o-mini", "Region": "eu", "ZeroDataRetention": true, "ContextWindow": 128000, "Weight": 2, "RequestsPerMinute": 500, "TokensPerMinute": 200000 }
             ],
             "Routes": [ { "Name": "fast", "Deployments": [ "azure", "openai" ], "Strategy": "Ordered", "MaxAttempts": 2 } ],
             "LatencyRanking": { "ExplorationRate": 0.05 },
@@ -70,6 +70,8 @@ public class AddLlmRouterTests
         Assert.True(options.Deployments[1].ZeroDataRetention);
         Assert.Equal(128000, options.Deployments[1].ContextWindow);
         Assert.Equal(2, options.Deployments[1].Weight);
+        Assert.Equal(500, options.Deployments[1].RequestsPerMinute);
+        Assert.Equal(200000, options.Deployments[1].TokensPerMinute);
         Assert.Equal(0.05, options.LatencyRanking.ExplorationRate);
         Assert.Equal(TimeSpan.FromSeconds(9), options.Health.RateLimitCooldown);
         Assert.True(options.Health.AttemptWhenAllUnavailable);

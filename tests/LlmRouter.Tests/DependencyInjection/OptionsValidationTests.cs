@@ -39,6 +39,8 @@ public class OptionsValidationTests
     [InlineData("ttft")]
     [InlineData("window")]
     [InlineData("weight")]
+    [InlineData("rpm")]
+    [InlineData("tpm")]
     public void Bad_deployment_values_name_the_key(string which)
     {
         LlmRouterOptions options = Valid();
@@ -57,6 +59,14 @@ public class OptionsValidationTests
             case "window":
                 d.ContextWindow = 0;
                 expected = "ContextWindow is 0";
+                break;
+            case "rpm":
+                d.RequestsPerMinute = 0;
+                expected = "LlmRouter:Deployments:0 ('a'):RequestsPerMinute is 0: it must be a positive number of requests per minute, or unset.";
+                break;
+            case "tpm":
+                d.TokensPerMinute = -5;
+                expected = "LlmRouter:Deployments:0 ('a'):TokensPerMinute is -5: it must be a positive number of tokens per minute, or unset.";
                 break;
             default:
                 d.Weight = double.NaN;

@@ -10,7 +10,17 @@ internal sealed class CompiledRoute
         Strategy = strategy;
         MaxAttempts = maxAttempts ?? int.MaxValue;
         Chain = [this];
+        foreach (Deployment d in members)
+        {
+            HasQuotas |= d.RequestQuota is not null || d.TokenQuota is not null;
+        }
     }
+
+    /// <summary>Whether some member has a declared rate limit (requests or tokens per minute), so selection checks room.</summary>
+    public bool HasQuotas { get; }
+
+    /// <summary>Whether some deployment of <see cref="Chain"/> has a token rate limit, so a request estimates its prompt tokens.</summary>
+    public bool ChainHasTokenQuotas { get; set; }
 
     public string Name { get; }
 

@@ -20,6 +20,9 @@ internal struct RequestScope
     /// <summary>Prompt tokens plus output cap when the prompt may not fit some deployment's known window (0: fits all).</summary>
     public long RequiredContext;
 
+    /// <summary>The prompt's estimated tokens, for token rate limits (0 when no deployment of the chain has one).</summary>
+    public long PromptTokens;
+
     /// <summary>The hash of the prompt's prefix on a route with prefix affinity (0: none, or the prompt is shorter).</summary>
     public ulong PrefixHash;
 

@@ -83,6 +83,7 @@ internal sealed class RouteTable
         foreach (CompiledRoute route in routes.Values.Append(defaultRoute))
         {
             int? smallest = null;
+            bool tokenQuotas = false;
             foreach (CompiledRoute step in route.Chain)
             {
                 foreach (Deployment d in step.Members)
@@ -91,10 +92,13 @@ internal sealed class RouteTable
                     {
                         smallest = Math.Min(smallest ?? int.MaxValue, window);
                     }
+
+                    tokenQuotas |= d.TokenQuota is not null;
                 }
             }
 
             route.SmallestWindow = smallest;
+            route.ChainHasTokenQuotas = tokenQuotas;
         }
 
         return new RouteTable(routes.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), defaultRoute, [.. names]);

@@ -30,6 +30,9 @@ internal struct ScoreBuffer
 internal struct Selection
 {
     public const int InlineCapacity = 4;
+
+    /// <summary>Added to the score of a deployment at its declared rate limit: it ranks after every one with room, in the strategy's order.</summary>
+    public const double AtRateLimit = 1e12;
     private const double Taken = double.NaN;
 
     private DeploymentBuffer _inlineCandidates;
@@ -125,6 +128,11 @@ internal struct Selection
             Span<double> scores = selection.Scores[..count];
             RankingStrategy strategy = route.Strategy;
             strategy.Score(new RankingContext(candidates[..count], scope.Streaming, scope.Options, scope.Random, now), scores);
+            if (route.HasQuotas)
+            {
+                DeferAtRateLimit(candidates[..count], scores, now, scope.PromptTokens);
+            }
+
             selection._affinity = scope.PrefixHash != 0 && route.PrefixAffinity is { } affinity
                 ? AffinityPick(candidates[..count], scores, scope.PrefixHash, affinity.LatencyTolerance)
                 : -1;
@@ -195,6 +203,7 @@ internal struct Selection
             }
 
             pick = new Pick(d, circuitProbe, coldProbe);
+            d.UseQuota(now, scope.PromptTokens);
             return d;
         }
 
@@ -215,6 +224,18 @@ internal struct Selection
         _remaining = 0;
     }
 
+    /// <summary>Ranks the deployments without room in their declared rate limits after all the others, keeping the strategy's order among them.</summary>
+    private static void DeferAtRateLimit(ReadOnlySpan<Deployment> candidates, Span<double> scores, long now, long promptTokens)
+    {
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            if (!candidates[i].HasQuotaRoom(now, promptTokens))
+            {
+                scores[i] += AtRateLimit;
+            }
+        }
+    }
+
     /// <summary>
     /// The prefix's deployment: by rendezvous hashing of the prefix hash and the names, among the candidates whose score is
     /// finite and within <paramref name="tolerance"/> of the best (scores are expected latencies, or prices, lower first).
@@ -233,7 +254,7 @@ internal struct Selection
             return -1;
         }
 
-        double limit = best <= 0 ? best : best * (1 + tolerance);
+        double limit = best <= 0 ? best : Tolerated(best, tolerance);
         int chosen = -1;
         double top = -1;
         for (int i = 0; i < candidates.Length; i++)
@@ -247,6 +268,10 @@ internal struct Selection
 
         return chosen;
     }
+
+    /// <summary>The highest score within <paramref name="tolerance"/> of <paramref name="best"/>, measured past the rate-limit offset.</summary>
+    private static double Tolerated(double best, double tolerance) =>
+        best >= AtRateLimit ? AtRateLimit + ((best - AtRateLimit) * (1 + tolerance)) : best * (1 + tolerance);
 
     private readonly int RandomRemaining(Span<double> scores, Random random)
     {
@@ -301,7 +326,7 @@ internal struct Selection
         u = rate > 0 ? (u - rate) / (1 - rate) : u;
 
         int best = ArgMin(scores, _count);
-        double limit = scores[best] * (1 + options.LatencyBuffer);
+        double limit = Tolerated(scores[best], options.LatencyBuffer);
         if (double.IsPositiveInfinity(limit))
         {
             return best;
