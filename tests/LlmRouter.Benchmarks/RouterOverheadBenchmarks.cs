@@ -14,6 +14,7 @@ public class RouterOverheadBenchmarks
     private LlmRouterChatClient _routerWithModelIds = null!;
     private LlmRouterChatClient _routerWithTimeouts = null!;
     private LlmRouterChatClient _routerOrdered = null!;
+    private LlmRouterChatClient _routerWithRateLimits = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -25,6 +26,16 @@ public class RouterOverheadBenchmarks
         _routerWithModelIds = Routers.Create(clients, modelIds: true);
         _routerWithTimeouts = Routers.Create(clients, attemptTimeout: TimeSpan.FromSeconds(30));
         _routerOrdered = Routers.Create(clients, strategy: "Ordered");
+
+        // Limits far above what the benchmark sends: the bookkeeping of every request, never a deferral.
+        _routerWithRateLimits = Routers.Create(clients, configure: o =>
+        {
+            foreach (DeploymentOptions d in o.Deployments)
+            {
+                d.RequestsPerMinute = int.MaxValue;
+                d.TokensPerMinute = int.MaxValue;
+            }
+        });
     }
 
     [Benchmark(Baseline = true, Description = "direct call")]
@@ -44,4 +55,7 @@ public class RouterOverheadBenchmarks
 
     [Benchmark(Description = "LlmRouter, Ordered")]
     public Task<ChatResponse> RouterOrdered() => _routerOrdered.GetResponseAsync(Routers.Prompt);
+
+    [Benchmark(Description = "LlmRouter, LowestLatency, RequestsPerMinute + TokensPerMinute on every deployment")]
+    public Task<ChatResponse> RouterWithRateLimits() => _routerWithRateLimits.GetResponseAsync(Routers.Prompt);
 }

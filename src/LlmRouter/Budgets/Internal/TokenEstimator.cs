@@ -126,20 +126,19 @@ internal static class TokenEstimator
     public static long CharCount(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         long chars = 0;
-        foreach (ChatMessage message in messages)
+        if (messages is IList<ChatMessage> list)
         {
-            chars += (message.AuthorName?.Length ?? 0) + CharsPerMessage;
-            foreach (AIContent content in message.Contents)
+            // Indexed: no enumerator allocated on the hot path (the router counts prompts for token rate limits).
+            for (int i = 0; i < list.Count; i++)
             {
-                chars += content switch
-                {
-                    TextContent text => text.Text?.Length ?? 0,
-                    TextReasoningContent reasoning => (reasoning.Text?.Length ?? 0) + (reasoning.ProtectedData?.Length ?? 0),
-                    FunctionCallContent call => call.Name.Length + (call.Arguments?.Sum(a => a.Key.Length + ValueChars(a.Value)) ?? 0),
-                    FunctionResultContent result => ValueChars(result.Result),
-                    DataContent data when data.HasTopLevelMediaType("text") => data.Data.Length,
-                    _ => CharsPerMediaItem,
-                };
+                chars += MessageChars(list[i]);
+            }
+        }
+        else
+        {
+            foreach (ChatMessage message in messages)
+            {
+                chars += MessageChars(message);
             }
         }
 
@@ -153,14 +152,34 @@ internal static class TokenEstimator
         }
 
         return chars;
+    }
 
-        static long ValueChars(object? value) => value switch
+    private static long ValueChars(object? value) => value switch
+    {
+        null => 0,
+        string text => text.Length,
+        JsonElement json when json.ValueKind != JsonValueKind.Undefined => JsonMarshal.GetRawUtf8Value(json).Length,
+        _ => CharsPerMediaItem,
+    };
+
+    private static long MessageChars(ChatMessage message)
+    {
+        long chars = (message.AuthorName?.Length ?? 0) + CharsPerMessage;
+        IList<AIContent> contents = message.Contents;
+        for (int i = 0; i < contents.Count; i++)
         {
-            null => 0,
-            string text => text.Length,
-            JsonElement json when json.ValueKind != JsonValueKind.Undefined => JsonMarshal.GetRawUtf8Value(json).Length,
-            _ => CharsPerMediaItem,
-        };
+            chars += contents[i] switch
+            {
+                TextContent text => text.Text?.Length ?? 0,
+                TextReasoningContent reasoning => (reasoning.Text?.Length ?? 0) + (reasoning.ProtectedData?.Length ?? 0),
+                FunctionCallContent call => call.Name.Length + (call.Arguments?.Sum(a => a.Key.Length + ValueChars(a.Value)) ?? 0),
+                FunctionResultContent result => ValueChars(result.Result),
+                DataContent data when data.HasTopLevelMediaType("text") => data.Data.Length,
+                _ => CharsPerMediaItem,
+            };
+        }
+
+        return chars;
     }
 
     /// <summary>Counts the tokens of a text with the o200k_base encoding; 0 for <see langword="null"/> or empty.</summary>
