@@ -223,4 +223,28 @@ public class FailoverOverHttpTests
 
         Assert.True(condition());
     }
+
+    [Theory]
+    [InlineData("openai", "anthropic")]
+    [InlineData("anthropic", "openai")]
+    public async Task Hedging_on_first_update_streams_underneath_and_keeps_the_usage(string first, string second)
+    {
+        await using SimulatedVendors sim = await SimulatedVendors.StartAsync();
+        await using ServiceProvider services = sim.Build(more: r => r.AddRoute("hedged", route =>
+        {
+            route.Deployments.Add(first);
+            route.Deployments.Add(second);
+            route.Strategy = "Ordered";
+            route.Hedging = new HedgingOptions { Delay = TimeSpan.FromSeconds(30), OnFirstUpdate = true };
+        }));
+
+        ChatResponse response = await services.GetRequiredService<IChatClient>().GetResponseAsync(SimulatedVendors.Prompt, new ChatOptions { ModelId = "hedged" });
+
+        // One response, collected from the SDK's stream, with the usage the stream reported (cost and budgets read it).
+        Assert.Equal(first, response.GetRoutingReport()!.Deployment);
+        Assert.StartsWith($"[{first}] reply to: What is the capital", response.Text, StringComparison.Ordinal);
+        Assert.True(response.Usage?.InputTokenCount > 0, "input tokens reported");
+        Assert.True(response.Usage?.OutputTokenCount > 0, "output tokens reported");
+        Assert.True(Assert.Single(sim.Server.Provider(first).Received).Stream, "the attempt called the streaming API");
+    }
 }

@@ -32,8 +32,12 @@ public static class Strategies
         new("lowest-latency", "LowestLatency (ours)", "The router's default: decayed, failure-aware latency ranking with bounded cold probes.", _ => { }),
         new("rate-limits", "LowestLatency + declared rate limits", "Ours, with each deployment's requests per minute configured as the provider has it (RequestsPerMinute).",
             s => DeclareRateLimits(s)),
-        new("hedging", "LowestLatency + hedging", "Ours, plus a hedge after the first deployment's p95 latency (3 s until it has data), at most 1 per request and 10% of requests.",
-            s => s.Route.Hedging = new HedgingOptions { DelayPercentile = 0.95, Delay = TimeSpan.FromSeconds(3), MaxExtraAttempts = 1, MaxHedgedShare = 0.1 }),
+        new("hedging", "LowestLatency + hedging (whole answer)", "Ours, plus a hedge when the first attempt has not answered within its deployment's p95 answer time (3 s until it has data), at most 1 per request and 10% of requests.",
+            s => s.Route.Hedging = Hedging(onFirstUpdate: false)),
+        new("hedging-first-update", "LowestLatency + hedging on first update", "As above, but the attempts stream underneath and the hedge starts when no first update came within the deployment's p95 time to first update (OnFirstUpdate).",
+            s => s.Route.Hedging = Hedging(onFirstUpdate: true)),
+        new("hedging-rate-limits", "LowestLatency + hedging on first update + declared rate limits", "The two rows above combined: hedging on first update, RequestsPerMinute declared.",
+            s => { s.Route.Hedging = Hedging(onFirstUpdate: true); DeclareRateLimits(s); }),
         new("cost-aware", "CostAware (3 s objective)", "The router's CostAware strategy: the cheapest deployment whose expected latency is within 3 s.",
             s => { s.Route.Strategy = "CostAware"; s.Route.LatencyObjective = CostAwareObjective; }),
         new("round-robin", "Round-robin", "Each request starts at the next deployment in turn.", s => s.Use("RoundRobin", new RoundRobinStrategy(s.Run))),
@@ -43,6 +47,10 @@ public static class Strategies
         new("p2c-peak-ewma", "P2C over peak EWMA", "Two random deployments; the lower peak-EWMA latency x (in flight + 1) goes first.", s => s.Use("PowerOfTwoPeakEwma", new PowerOfTwoPeakEwmaStrategy(s.Run))),
         new("oracle", "Oracle", "Knows the true mean latency of each provider at each moment, and the outage.", s => s.Use("Oracle", new OracleStrategy(s.Run))),
     ];
+
+    /// <summary>The hedging rows' settings: p95 delay (3 s until a deployment has data), one hedge per request, 10% of requests.</summary>
+    public static HedgingOptions Hedging(bool onFirstUpdate) =>
+        new() { DelayPercentile = 0.95, Delay = TimeSpan.FromSeconds(3), MaxExtraAttempts = 1, MaxHedgedShare = 0.1, OnFirstUpdate = onFirstUpdate };
 
     /// <summary>Configures every deployment's <see cref="DeploymentOptions.RequestsPerMinute"/> as its provider's limit.</summary>
     public static void DeclareRateLimits(StrategySetup setup)

@@ -135,6 +135,18 @@ public sealed class Deployment
     /// <summary>The latency (streams: time to first update) at a percentile of recent answers, or <see langword="null"/> without enough data.</summary>
     internal TimeSpan? LatencyAt(double percentile, bool streaming = false) => (streaming ? _streamingQuantiles : _quantiles)?.At(percentile);
 
+    /// <summary>Records the time to first update of a non-streaming attempt made as a stream (<see cref="HedgingOptions.OnFirstUpdate"/>), for the hedging delay.</summary>
+    internal void RecordFirstUpdate(double seconds)
+    {
+        if (_streamingQuantiles is { } quantiles)
+        {
+            lock (_gate)
+            {
+                quantiles.RecordLocked(seconds);
+            }
+        }
+    }
+
     /// <summary>A stable hash of the name, for rendezvous hashing of affinity keys.</summary>
     internal ulong NameHash { get; }
 

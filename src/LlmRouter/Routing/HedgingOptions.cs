@@ -36,4 +36,19 @@ public sealed class HedgingOptions
     /// </summary>
     /// <value>Default 0.1 (10%). Between 0 and 1.</value>
     public double MaxHedgedShare { get; set; } = 0.1;
+
+    /// <summary>
+    /// Gets or sets whether non-streaming requests hedge on the time to the first update, as streams do: each attempt calls
+    /// the deployment's streaming API, the hedge starts when no attempt has sent an update within the delay (with
+    /// <see cref="DelayPercentile"/>, a percentile of the time to first update), and the first attempt to send one serves
+    /// the request (the others are cancelled) once its stream, collected, ends.
+    /// </summary>
+    /// <remarks>
+    /// A non-streaming answer's total time is mostly its length, which no hedge shortens: a percentile of it hedges long
+    /// answers that are working normally and waits seconds before rescuing a call stuck before its first token. The time
+    /// to the first update separates the two. Needs deployments whose clients stream and report usage in their streams;
+    /// ranking still uses the whole answer's time, normalised for its length. The caller still gets one response.
+    /// </remarks>
+    /// <value>Default <see langword="false"/>: non-streaming attempts call the non-streaming API and hedge on the whole answer's time.</value>
+    public bool OnFirstUpdate { get; set; }
 }

@@ -18,6 +18,9 @@ public sealed partial class LlmRouterChatClient
     /// within the hedging delay (up to <see cref="HedgingOptions.MaxExtraAttempts"/> and the route's hedged share), or at
     /// once when every running attempt has failed (a plain failover). The first success wins; the others are cancelled and
     /// recorded as <see cref="AttemptOutcome.Superseded"/> (no health verdict: their latency is unknown, not bad).
+    /// With <see cref="HedgingOptions.OnFirstUpdate"/> the attempts are streams collected into the response: the delay
+    /// is one of time to first update, and the first attempt to send an update serves the request (the others are
+    /// superseded then, and no further hedge starts while it runs).
     /// </summary>
     private async Task<ChatResponse> HedgedAsync(
         RequestState state, IEnumerable<ChatMessage> messages, ChatOptions? options, Pick pick, long start, CancellationToken cancellationToken)
@@ -27,25 +30,64 @@ public sealed partial class LlmRouterChatClient
         route.CountRequest();
         var running = new List<HedgedAttempt>(hedging.MaxExtraAttempts + 1);
         int hedges = 0;
+        bool onFirstUpdate = hedging.OnFirstUpdate;
+
+        // OnFirstUpdate: whether the running attempt has sent its first update (it serves the request; no more hedges).
+        bool committed = false;
         try
         {
-            running.Add(StartHedged(ref state, pick, start, messages, options, hedge: false, cancellationToken));
+            running.Add(StartHedged(ref state, pick, start, messages, options, hedge: false, onFirstUpdate, cancellationToken));
             while (true)
             {
-                TimeSpan? delay = hedges < hedging.MaxExtraAttempts && state.Attempts < state.MaxAttempts ? HedgeDelay(hedging, running[^1].Pick.Deployment) : null;
-                Task finished = await FirstOrHedgeAsync(running.ConvertAll(r => (Task)r.Task), delay).ConfigureAwait(false);
+                TimeSpan? delay = !committed && hedges < hedging.MaxExtraAttempts && state.Attempts < state.MaxAttempts
+                    ? HedgeDelay(hedging, running[^1].Pick.Deployment, streaming: onFirstUpdate)
+                    : null;
+                List<Task> waits = running.ConvertAll(r => (Task)r.Task);
+                if (onFirstUpdate && !committed)
+                {
+                    foreach (HedgedAttempt r in running)
+                    {
+                        waits.Add(r.FirstUpdate!);
+                    }
+                }
+
+                Task finished = await FirstOrHedgeAsync(waits, delay).ConfigureAwait(false);
                 if (ReferenceEquals(finished, HedgeDue))
                 {
-                    if (route.TryTakeHedge(hedging.MaxHedgedShare) && NextPick(ref state, out Pick next, out long nextStart))
+                    bool taken = route.TryTakeHedge(hedging.MaxHedgedShare);
+                    if (taken && NextPick(ref state, out Pick next, out long nextStart))
                     {
                         hedges++;
-                        running.Add(StartHedged(ref state, next, nextStart, messages, options, hedge: true, cancellationToken));
+                        running.Add(StartHedged(ref state, next, nextStart, messages, options, hedge: true, onFirstUpdate, cancellationToken));
                     }
                     else
                     {
+                        if (taken)
+                        {
+                            route.ReturnHedge(); // nothing to hedge with: the share is not used
+                        }
+
                         hedges = hedging.MaxExtraAttempts; // nothing to hedge with, or the route's hedged share is used up
                     }
 
+                    continue;
+                }
+
+                if (onFirstUpdate && !committed && running.Find(r => ReferenceEquals(r.FirstUpdate, finished)) is { } leader)
+                {
+                    // The first attempt to send an update serves the request, as for a stream: the others are cancelled.
+                    committed = true;
+                    leader.Pick.Deployment.RecordFirstUpdate(_clock.Elapsed(leader.Start, _clock.Now()).TotalSeconds);
+                    foreach (HedgedAttempt loser in running)
+                    {
+                        if (!ReferenceEquals(loser, leader))
+                        {
+                            Supersede(ref state, loser);
+                        }
+                    }
+
+                    running.Clear();
+                    running.Add(leader);
                     continue;
                 }
 
@@ -112,7 +154,8 @@ public sealed partial class LlmRouterChatClient
                         throw exhausted;
                     }
 
-                    running.Add(StartHedged(ref state, next, nextStart, messages, options, hedge: false, cancellationToken));
+                    committed = false;
+                    running.Add(StartHedged(ref state, next, nextStart, messages, options, hedge: false, onFirstUpdate, cancellationToken));
                 }
             }
         }
@@ -215,16 +258,26 @@ public sealed partial class LlmRouterChatClient
         }
     }
 
-    /// <summary>Starts an attempt with its own cancellation (so a loser can be cancelled alone) and its own span.</summary>
+    /// <summary>
+    /// Starts an attempt with its own cancellation (so a loser can be cancelled alone) and its own span; with
+    /// <paramref name="onFirstUpdate"/>, as a stream collected into the response, whose first update completes
+    /// <see cref="HedgedAttempt.FirstUpdate"/>.
+    /// </summary>
     private HedgedAttempt StartHedged(
-        ref RequestState state, in Pick pick, long start, IEnumerable<ChatMessage> messages, ChatOptions? options, bool hedge, CancellationToken cancellationToken)
+        ref RequestState state, in Pick pick, long start, IEnumerable<ChatMessage> messages, ChatOptions? options, bool hedge, bool onFirstUpdate, CancellationToken cancellationToken)
     {
         Deployment d = pick.Deployment;
         Activity? span = BeginHedgedAttempt(ref state, pick, d.AttemptTimeout, hedge, out CancellationTokenSource cts, out CancellationTokenRegistration link, cancellationToken);
         Task<ChatResponse> task;
+
+        // Continuations run inline (like a provider's own task), so the request goes on where the first update arrived.
+        TaskCompletionSource? firstUpdate = onFirstUpdate ? new TaskCompletionSource() : null;
         try
         {
-            task = d.Client.GetResponseAsync(messages, AttemptOptions(d, options, state.Scope.Strip), cts.Token);
+            ChatOptions? attemptOptions = AttemptOptions(d, options, state.Scope.Strip);
+            task = firstUpdate is null
+                ? d.Client.GetResponseAsync(messages, attemptOptions, cts.Token)
+                : CollectAsync(d.Client.GetStreamingResponseAsync(messages, attemptOptions, cts.Token), firstUpdate, cts.Token);
         }
 #pragma warning disable CA1031 // Handled with the attempt's other failures.
         catch (Exception ex)
@@ -234,7 +287,32 @@ public sealed partial class LlmRouterChatClient
         }
 
         EndHedgedStart(ref state, span);
-        return new HedgedAttempt(pick, start, task, cts, link, span, hedge);
+        return new HedgedAttempt(pick, start, task, cts, link, span, hedge) { FirstUpdate = firstUpdate?.Task };
+    }
+
+    /// <summary>Collects a stream into one response, completing <paramref name="firstUpdate"/> when the first update arrives (a failure leaves it pending).</summary>
+    private static async Task<ChatResponse> CollectAsync(IAsyncEnumerable<ChatResponseUpdate> stream, TaskCompletionSource firstUpdate, CancellationToken cancellationToken)
+    {
+        List<ChatResponseUpdate> updates = [];
+        IAsyncEnumerator<ChatResponseUpdate> enumerator = stream.GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (await enumerator.MoveNextAsync().ConfigureAwait(false))
+            {
+                updates.Add(enumerator.Current);
+                if (updates.Count == 1)
+                {
+                    firstUpdate.TrySetResult();
+                }
+            }
+        }
+        finally
+        {
+            await enumerator.DisposeAsync().ConfigureAwait(false);
+        }
+
+        // A stream that ended without an update is an (empty) answer: it completes the attempt, not the first update.
+        return updates.ToChatResponse();
     }
 
     /// <summary>Cancels an attempt another one beat, and records it as superseded.</summary>
@@ -324,6 +402,9 @@ public sealed partial class LlmRouterChatClient
         public Activity? Span { get; } = span;
 
         public bool Hedge { get; } = hedge;
+
+        /// <summary>With <see cref="HedgingOptions.OnFirstUpdate"/>, completes when the attempt's stream sends its first update; otherwise <see langword="null"/>.</summary>
+        public Task? FirstUpdate { get; init; }
 
         /// <summary>Whether the attempt's own timeout (not the caller) cancelled it.</summary>
         public bool TimedOut { get; private set; }

@@ -96,12 +96,54 @@ public class HedgingTests
         _h.Time.Advance(TimeSpan.FromMilliseconds(100));
         List<ChatResponseUpdate> updates = await read.WaitAsync(TimeSpan.FromSeconds(30));
 
-        ChatResponse combined = updates.ToChatResponse();
-        Assert.Equal("fast first fast second", combined.Text);
-        RoutingReport report = combined.GetRoutingReport()!;
+        await FastServedAndSlowSuperseded(updates.ToChatResponse(), slow);
+    }
+
+    [Fact]
+    public async Task On_first_update_a_response_is_hedged_when_no_update_came_within_the_delay_and_the_first_to_speak_serves_it()
+    {
+        Delayed slow = AddDelayed("slow", TimeSpan.FromSeconds(20));
+        Delayed fast = AddDelayed("fast", TimeSpan.FromMilliseconds(100));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1, OnFirstUpdate = true }, "slow", "fast");
+        using LlmRouterChatClient router = _h.Build();
+
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        await Until(() => slow.Started == 1);
+        await AdvanceUntil(() => fast.Started == 1);
+        Assert.True(fast.FirstStart - slow.FirstStart >= TimeSpan.FromMilliseconds(500), $"hedged after {fast.FirstStart - slow.FirstStart}");
+        _h.Time.Advance(TimeSpan.FromMilliseconds(100));
+        ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The attempts were streams (a non-streaming call would answer "from fast"): the winner's, collected, is the response.
+        await FastServedAndSlowSuperseded(response, slow);
+    }
+
+    private static async Task FastServedAndSlowSuperseded(ChatResponse response, Delayed slow)
+    {
+        Assert.Equal("fast first fast second", response.Text);
+        RoutingReport report = response.GetRoutingReport()!;
         Assert.Equal("fast", report.Deployment);
         Assert.Equal(AttemptOutcome.Superseded, Assert.Single(report.Attempts, a => a.Deployment == "slow").Outcome);
         await Until(() => slow.Cancelled == 1);
+    }
+
+    [Fact]
+    public async Task On_first_update_a_long_answer_that_started_within_the_delay_is_never_hedged()
+    {
+        Delayed talkative = AddDelayed("talkative", TimeSpan.FromMilliseconds(100));
+        talkative.Body = TimeSpan.FromSeconds(3); // the whole answer takes far longer than the delay
+        Delayed spare = AddDelayed("spare", TimeSpan.FromMilliseconds(100));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1, OnFirstUpdate = true }, "talkative", "spare");
+        using LlmRouterChatClient router = _h.Build();
+
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        await Until(() => talkative.Started == 1);
+        await AdvanceUntil(() => call.IsCompleted, TimeSpan.FromMilliseconds(50));
+        ChatResponse response = await call;
+
+        Assert.Equal(0, spare.Started);
+        Assert.Equal("talkative first talkative second", response.Text);
+        Assert.Equal(("talkative", 1), (response.GetRoutingReport()!.Deployment, response.GetRoutingReport()!.AttemptCount));
     }
 
     [Fact]
@@ -303,10 +345,18 @@ public class HedgingTests
         {
             await Answer(time, ct);
             yield return new ChatResponseUpdate(ChatRole.Assistant, $"{name} first");
+            if (Body > TimeSpan.Zero)
+            {
+                await Task.Delay(Body, time, ct);
+            }
+
             yield return new ChatResponseUpdate(ChatRole.Assistant, $" {name} second");
         }
 
         public TimeSpan Latency { get; set; }
+
+        /// <summary>Streams: the time between the first update and the rest.</summary>
+        public TimeSpan Body { get; set; }
 
         public Func<Exception>? FailWith { get; set; }
 

@@ -66,6 +66,9 @@ internal sealed class CompiledRoute
         return true;
     }
 
+    /// <summary>Gives back a hedge taken with <see cref="TryTakeHedge"/> that found no deployment to run on.</summary>
+    public void ReturnHedge() => Interlocked.Decrement(ref _hedged);
+
     /// <summary>The route content-policy refusals go to, if any.</summary>
     public CompiledRoute? ContentPolicyFallback { get; set; }
 

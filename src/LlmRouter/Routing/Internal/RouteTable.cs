@@ -40,7 +40,7 @@ internal sealed class RouteTable
             {
                 PrefixAffinity = r.PrefixAffinity is { } pa ? new PrefixAffinityOptions { MinimumPrefixLength = pa.MinimumPrefixLength, LatencyTolerance = pa.LatencyTolerance } : null,
                 Hedging = r.Hedging is { } h
-                    ? new HedgingOptions { Delay = h.Delay, DelayPercentile = h.DelayPercentile, MaxExtraAttempts = h.MaxExtraAttempts, MaxHedgedShare = h.MaxHedgedShare }
+                    ? new HedgingOptions { Delay = h.Delay, DelayPercentile = h.DelayPercentile, MaxExtraAttempts = h.MaxExtraAttempts, MaxHedgedShare = h.MaxHedgedShare, OnFirstUpdate = h.OnFirstUpdate }
                     : null,
             };
             if (r.Hedging?.DelayPercentile is not null)
