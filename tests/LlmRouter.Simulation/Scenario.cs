@@ -32,7 +32,7 @@ public sealed class ProviderProfile
     /// <summary>Longest slow call.</summary>
     public TimeSpan SlowCap { get; init; } = TimeSpan.FromSeconds(25);
 
-    /// <summary>Requests accepted per sliding virtual minute; beyond it the provider answers 429 with a Retry-After. Null: no limit.</summary>
+    /// <summary>Requests accepted per virtual minute, as a token bucket holding ten seconds of the rate; beyond it the provider answers 429 with a Retry-After. Null: no limit.</summary>
     public int? RequestsPerMinute { get; init; }
 
     /// <summary>Share of calls that fail with a 503 at any time (background noise).</summary>
