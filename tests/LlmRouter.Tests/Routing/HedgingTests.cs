@@ -147,6 +147,26 @@ public class HedgingTests
     }
 
     [Fact]
+    public async Task On_first_update_a_failure_after_the_first_update_still_fails_over()
+    {
+        Delayed breaking = AddDelayed("breaking", TimeSpan.FromMilliseconds(100));
+        breaking.FailAfterFirstUpdate = () => new HttpRequestException("connection reset", null, HttpStatusCode.ServiceUnavailable);
+        Delayed spare = AddDelayed("spare", TimeSpan.FromMilliseconds(100));
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1, OnFirstUpdate = true }, "breaking", "spare");
+        using LlmRouterChatClient router = _h.Build();
+
+        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        await AdvanceUntil(() => call.IsCompleted);
+        ChatResponse response = await call;
+
+        // Nothing had reached the caller: the broken answer is dropped and the next deployment answers in full.
+        Assert.Equal("spare first spare second", response.Text);
+        RoutingReport report = response.GetRoutingReport()!;
+        Assert.Equal("spare", report.Deployment);
+        Assert.Equal(("breaking", AttemptOutcome.Failed), (report.Attempts[0].Deployment, report.Attempts[0].Outcome));
+    }
+
+    [Fact]
     public async Task An_attempt_that_answers_within_the_delay_is_never_hedged()
     {
         AddDelayed("quick", TimeSpan.FromMilliseconds(200));
@@ -345,6 +365,11 @@ public class HedgingTests
         {
             await Answer(time, ct);
             yield return new ChatResponseUpdate(ChatRole.Assistant, $"{name} first");
+            if (FailAfterFirstUpdate is { } fail)
+            {
+                throw fail();
+            }
+
             if (Body > TimeSpan.Zero)
             {
                 await Task.Delay(Body, time, ct);
@@ -359,6 +384,9 @@ public class HedgingTests
         public TimeSpan Body { get; set; }
 
         public Func<Exception>? FailWith { get; set; }
+
+        /// <summary>Streams: an error thrown after the first update.</summary>
+        public Func<Exception>? FailAfterFirstUpdate { get; set; }
 
         public int Started => Volatile.Read(ref _started);
 
