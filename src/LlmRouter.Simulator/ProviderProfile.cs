@@ -24,6 +24,15 @@ public sealed class ProviderProfile
     /// <summary>Gets or sets the Retry-After sent with 429. Default: 2 seconds.</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Gets or sets the provider's request rate limit, per minute: a bucket holding a minute of requests, refilled
+    /// continuously. Every answer carries the vendor's rate-limit headers (OpenAI: <c>x-ratelimit-limit-requests</c>,
+    /// <c>x-ratelimit-remaining-requests</c>, <c>x-ratelimit-reset-requests</c>; Anthropic:
+    /// <c>anthropic-ratelimit-requests-limit</c>, <c>-remaining</c>, <c>-reset</c>), and a request that finds the bucket
+    /// empty gets 429 with a Retry-After of the time to the next request. Default: none (no limit, no headers).
+    /// </summary>
+    public int? RequestsPerMinute { get; set; }
+
     /// <summary>Gets or sets after how many chunks a <see cref="FaultKind.StreamDrop"/> aborts the stream. Default: 0 (before the first).</summary>
     public int StreamDropAfterChunks { get; set; }
 
@@ -47,6 +56,7 @@ public sealed class ProviderProfile
             CachedPromptShare = CachedPromptShare,
             ContextWindow = ContextWindow,
             RetryAfter = RetryAfter,
+            RequestsPerMinute = RequestsPerMinute,
             StreamDropAfterChunks = StreamDropAfterChunks,
             EchoRequestInErrors = EchoRequestInErrors,
         };

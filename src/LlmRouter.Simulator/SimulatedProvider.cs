@@ -13,6 +13,8 @@ public sealed class SimulatedProvider
     private Random _random;
     private ProviderProfile _profile;
     private long _requests;
+    private double _bucket = double.NaN;
+    private TimeSpan _bucketAt;
 
     internal SimulatedProvider(SimulatedProviderOptions options)
     {
@@ -129,8 +131,33 @@ public sealed class SimulatedProvider
             }
 
             TimeSpan latency = profile.Latency.Sample(_random);
-            return new RequestPlan(number, profile, fault, latency, phase?.Name);
+            RequestQuota? quota = profile.RequestsPerMinute is int limit and > 0 ? Admit(limit, sinceStart) : null;
+            if (quota is { RetryAfter: not null } && fault is FaultKind.None)
+            {
+                fault = FaultKind.RateLimited;
+            }
+
+            return new RequestPlan(number, profile, fault, latency, phase?.Name) { Quota = quota };
         }
+    }
+
+    /// <summary>Takes one request from the rate-limit bucket, if it holds one (call under the lock).</summary>
+    private RequestQuota Admit(int limit, TimeSpan sinceStart)
+    {
+        double perSecond = limit / 60.0;
+        _bucket = double.IsNaN(_bucket) ? limit : Math.Min(limit, _bucket + ((sinceStart - _bucketAt).TotalSeconds * perSecond));
+        _bucketAt = sinceStart;
+        TimeSpan? retryAfter = null;
+        if (_bucket >= 1)
+        {
+            _bucket -= 1;
+        }
+        else
+        {
+            retryAfter = TimeSpan.FromSeconds((1 - _bucket) / perSecond);
+        }
+
+        return new RequestQuota(limit, (int)Math.Floor(_bucket), TimeSpan.FromSeconds((limit - _bucket) / perSecond), retryAfter);
     }
 
     internal void Record(ReceivedRequest request)
@@ -164,4 +191,11 @@ public sealed class SimulatedProvider
 }
 
 /// <summary>The decisions for one request.</summary>
-internal sealed record RequestPlan(long Number, ProviderProfile Profile, FaultKind Fault, TimeSpan Latency, string? Phase);
+internal sealed record RequestPlan(long Number, ProviderProfile Profile, FaultKind Fault, TimeSpan Latency, string? Phase)
+{
+    /// <summary>The rate-limit bucket after this request, when the profile has a limit.</summary>
+    public RequestQuota? Quota { get; init; }
+}
+
+/// <summary>A rate-limit bucket's state as the headers report it: the limit, what is left, when it is full again, and the wait when empty.</summary>
+internal sealed record RequestQuota(int Limit, int Remaining, TimeSpan ResetAfter, TimeSpan? RetryAfter);

@@ -247,4 +247,34 @@ public class FailoverOverHttpTests
         Assert.True(response.Usage?.OutputTokenCount > 0, "output tokens reported");
         Assert.True(Assert.Single(sim.Server.Provider(first).Received).Stream, "the attempt called the streaming API");
     }
+
+    [Theory]
+    [InlineData("openai", "anthropic")]
+    [InlineData("anthropic", "openai")]
+    public async Task A_provider_whose_rate_limit_headers_say_it_is_nearly_out_ranks_last_before_any_429(string limited, string other)
+    {
+        // 60 a minute, refilled at one a second: the bucket's first 60 go at once, then one a second.
+        await using SimulatedVendors sim = await SimulatedVendors.StartAsync(o => o.Providers.Single(p => p.Name == limited).Profile.RequestsPerMinute = 60);
+        await using ServiceProvider services = sim.Build(more: r => r.AddRoute("limited-first", route =>
+        {
+            route.Deployments.Add(limited);
+            route.Deployments.Add(other);
+            route.Strategy = "Ordered";
+        }));
+        IChatClient chat = services.GetRequiredService<IChatClient>();
+
+        var served = new Dictionary<string, int> { [limited] = 0, [other] = 0 };
+        for (int i = 0; i < 100; i++)
+        {
+            ChatResponse response = await chat.GetResponseAsync(SimulatedVendors.Prompt, new ChatOptions { ModelId = "limited-first" });
+            RoutingReport report = response.GetRoutingReport()!;
+            Assert.DoesNotContain(report.Attempts, a => a.StatusCode == 429);
+            served[report.Deployment]++;
+        }
+
+        // The headers (OpenAI's durations, Anthropic's reset times) moved traffic before the bucket ran dry: no 429 at all.
+        Assert.Equal(0, sim.Server.Provider(limited).Received.Count(r => r.Status == 429));
+        Assert.InRange(served[limited], 59, 75);
+        Assert.Equal(100 - served[limited], served[other]);
+    }
 }

@@ -55,6 +55,11 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
     private async Task RespondAsync(HttpContext context, ChatRequest request, RequestPlan plan, int promptTokens, ReceivedRequest received, JsonElement body, CancellationToken aborted)
     {
         HttpResponse response = context.Response;
+        if (plan.Quota is { } quota)
+        {
+            Wire.RateLimitHeaders(response.Headers, provider.Api, quota, time.GetUtcNow());
+        }
+
         switch (plan.Fault)
         {
             case FaultKind.Hang:
@@ -71,6 +76,12 @@ internal sealed class ProviderEndpoint(SimulatedProvider provider, TimeProvider 
                 response.StatusCode = status;
                 received.Status = status;
                 response.ContentType = "application/json";
+                if (plan.Quota?.RetryAfter is TimeSpan untilNextSlot)
+                {
+                    // The bucket is empty: the wait for its next request, rounded up to whole seconds as real providers send it.
+                    retryAfter = Math.Ceiling(untilNextSlot.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                }
+
                 if (retryAfter is not null)
                 {
                     response.Headers["Retry-After"] = retryAfter;

@@ -9,6 +9,40 @@ namespace LlmRouter.Simulator.Internal;
 /// <summary>Response bodies and error shapes of the two vendor protocols.</summary>
 internal static class Wire
 {
+    /// <summary>The vendor's rate-limit headers: OpenAI's with Go-style durations, Anthropic's with an RFC 3339 reset time.</summary>
+    public static void RateLimitHeaders(IHeaderDictionary headers, ProviderApi api, RequestQuota quota, DateTimeOffset now)
+    {
+        string limit = quota.Limit.ToString(CultureInfo.InvariantCulture);
+        string remaining = Math.Max(0, quota.Remaining).ToString(CultureInfo.InvariantCulture);
+        if (api == ProviderApi.OpenAI)
+        {
+            headers["x-ratelimit-limit-requests"] = limit;
+            headers["x-ratelimit-remaining-requests"] = remaining;
+            headers["x-ratelimit-reset-requests"] = GoDuration(quota.ResetAfter);
+        }
+        else
+        {
+            headers["anthropic-ratelimit-requests-limit"] = limit;
+            headers["anthropic-ratelimit-requests-remaining"] = remaining;
+            headers["anthropic-ratelimit-requests-reset"] = (now + quota.ResetAfter).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>A duration as OpenAI writes it: "120ms", "1.5s", "6m0s".</summary>
+    private static string GoDuration(TimeSpan span)
+    {
+        if (span < TimeSpan.FromSeconds(1))
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{Math.Max(0, (int)span.TotalMilliseconds)}ms");
+        }
+
+        int minutes = (int)span.TotalMinutes;
+        double seconds = span.TotalSeconds - (minutes * 60);
+        return minutes > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{minutes}m{seconds:0.###}s")
+            : string.Create(CultureInfo.InvariantCulture, $"{seconds:0.###}s");
+    }
+
     /// <summary>The error response of an HTTP error fault; with <paramref name="echo"/>, the request echoed in the message and as <c>request</c>.</summary>
     public static (int Status, string Body, string? RetryAfter) Error(ProviderApi api, FaultKind fault, ProviderProfile profile, int promptTokens, JsonObject? echo = null)
     {

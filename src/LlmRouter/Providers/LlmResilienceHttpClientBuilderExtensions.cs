@@ -33,6 +33,7 @@ public static class LlmResilienceHttpClientBuilderExtensions
         Validate(options);
 
         builder.Services.TryAddSingleton<RetryAfterHints>();
+        builder.Services.TryAddSingleton<RateLimitReports>();
         builder.ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan);
         builder.ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
         {
@@ -61,7 +62,8 @@ public static class LlmResilienceHttpClientBuilderExtensions
 
         // Inside the retry handler: it sees every response that reaches the transport (retries never follow a status).
         string name = builder.Name;
-        builder.AddHttpMessageHandler(sp => new RetryAfterCaptureHandler(name, sp.GetRequiredService<RetryAfterHints>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        builder.AddHttpMessageHandler(sp => new ResponseHeadersCaptureHandler(
+            name, sp.GetRequiredService<RetryAfterHints>(), sp.GetRequiredService<RateLimitReports>().For(name), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         return builder;
     }
 

@@ -1,4 +1,5 @@
 using LlmRouter.Health.Internal;
+using LlmRouter.Providers;
 using LlmRouter.Routing.Internal;
 using Microsoft.Extensions.AI;
 
@@ -22,7 +23,7 @@ public sealed class Deployment
     private LatencyQuantile? _quantiles;
     private LatencyQuantile? _streamingQuantiles;
 
-    internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, RouterClock clock)
+    internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, RouterClock clock, ReportedRateLimit? reportedRateLimit = null)
     {
         Index = index;
         Name = options.Name;
@@ -49,6 +50,7 @@ public sealed class Deployment
         TimeSpan burst = TimeSpan.FromSeconds(RouterDefaults.RateLimitBurstSeconds);
         RequestQuota = options.RequestsPerMinute is int rpm ? new RateQuota(rpm, clock.Frequency, burst) : null;
         TokenQuota = options.TokensPerMinute is int tpm ? new RateQuota(tpm, clock.Frequency, burst) : null;
+        ReportedRateLimit = reportedRateLimit;
         _clock = clock;
         Stats = new LatencyStats(routerOptions.LatencyRanking, clock, _gate);
         Health = new DeploymentHealth(routerOptions.Health, clock, _gate);
@@ -87,7 +89,10 @@ public sealed class Deployment
     /// <summary>Gets the provider's token rate limit the router paces this deployment by, if one was configured.</summary>
     public int? TokensPerMinute => TokenQuota?.Limit;
 
-    /// <summary>Gets whether the deployment has used its configured requests or tokens per minute for now, so it ranks after those with room left.</summary>
+    /// <summary>
+    /// Gets whether the deployment has used its configured requests or tokens per minute for now, or its provider's last
+    /// rate-limit headers reported almost nothing left, so it ranks after those with room left.
+    /// </summary>
     public bool IsAtRateLimit => !HasQuotaRoom(_clock.Now(), 0);
 
     /// <summary>Gets the provider client.</summary>
@@ -164,9 +169,19 @@ public sealed class Deployment
     /// <summary>Use of <see cref="DeploymentOptions.TokensPerMinute"/>, if set.</summary>
     internal RateQuota? TokenQuota { get; }
 
-    /// <summary>Whether one more request of <paramref name="promptTokens"/> fits the deployment's rate limits now (always, without limits).</summary>
+    /// <summary>What the provider's rate-limit headers last said, when its HttpClient has the LlmRouter transport handler.</summary>
+    internal ReportedRateLimit? ReportedRateLimit { get; }
+
+    /// <summary>Whether the deployment has a rate limit the router tracks: declared, or reported by the provider's headers.</summary>
+    internal bool HasRateLimits => RequestQuota is not null || TokenQuota is not null || ReportedRateLimit is not null;
+
+    /// <summary>
+    /// Whether one more request of <paramref name="promptTokens"/> fits the deployment's declared rate limits now, and its
+    /// provider's last rate-limit headers left room (always, without limits).
+    /// </summary>
     internal bool HasQuotaRoom(long now, long promptTokens) =>
-        (RequestQuota is null || RequestQuota.HasRoom(now, 1)) && (TokenQuota is null || TokenQuota.HasRoom(now, promptTokens));
+        (RequestQuota is null || RequestQuota.HasRoom(now, 1)) && (TokenQuota is null || TokenQuota.HasRoom(now, promptTokens))
+        && (ReportedRateLimit is null || !ReportedRateLimit.IsLow(_clock.TimeProvider));
 
     /// <summary>Counts an attempt sent to the deployment against its rate limits.</summary>
     internal void UseQuota(long now, long promptTokens)

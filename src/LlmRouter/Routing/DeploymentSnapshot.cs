@@ -27,8 +27,9 @@ public sealed record DeploymentSnapshot
 
     /// <summary>
     /// Gets whether the deployment has used its configured requests or tokens per minute for now
-    /// (<see cref="DeploymentOptions.RequestsPerMinute"/>, <see cref="DeploymentOptions.TokensPerMinute"/>): it stays
-    /// available but ranks after the deployments with room left. Always <see langword="false"/> without such limits.
+    /// (<see cref="DeploymentOptions.RequestsPerMinute"/>, <see cref="DeploymentOptions.TokensPerMinute"/>), or its
+    /// provider's last rate-limit headers reported under 2% of a limit left (deployments whose HttpClient has
+    /// <c>AddLlmResilienceHandler</c>): it stays available but ranks after the deployments with room left.
     /// </summary>
     public bool IsAtRateLimit { get; init; }
 

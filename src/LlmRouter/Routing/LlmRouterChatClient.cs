@@ -77,11 +77,13 @@ public sealed partial class LlmRouterChatClient : IChatClient
         var snapshot = new LlmRouterOptions { DefaultRoute = options.DefaultRoute };
         CopyInto(options.LatencyRanking, snapshot.LatencyRanking);
         CopyInto(options.Health, snapshot.Health);
+        RateLimitReports? reports = services?.GetService<RateLimitReports>();
         _deployments = new Deployment[options.Deployments.Count];
         for (int i = 0; i < _deployments.Length; i++)
         {
             DeploymentOptions d = options.Deployments[i];
-            _deployments[i] = new Deployment(i, d, ResolveClient(d, services), snapshot, _clock);
+            ReportedRateLimit? reported = d.HttpClientName is { } httpClient ? reports?.For(httpClient) : null;
+            _deployments[i] = new Deployment(i, d, ResolveClient(d, services), snapshot, _clock, reported);
         }
 
         var strategies = new Dictionary<string, RankingStrategy>(StringComparer.OrdinalIgnoreCase)

@@ -12,11 +12,11 @@ internal sealed class CompiledRoute
         Chain = [this];
         foreach (Deployment d in members)
         {
-            HasQuotas |= d.RequestQuota is not null || d.TokenQuota is not null;
+            HasQuotas |= d.HasRateLimits;
         }
     }
 
-    /// <summary>Whether some member has a declared rate limit (requests or tokens per minute), so selection checks room.</summary>
+    /// <summary>Whether some member has a rate limit the router tracks (declared, or reported by its provider's headers), so selection checks room.</summary>
     public bool HasQuotas { get; }
 
     /// <summary>Whether some deployment of <see cref="Chain"/> has a token rate limit, so a request estimates its prompt tokens.</summary>
