@@ -87,12 +87,14 @@ public sealed class SimulatedDeployment : IChatClient
                     break;
                 case SimulatedOutcome.Unavailable or SimulatedOutcome.RateLimited:
                     await Delay(plan.FirstToken, cancellationToken).ConfigureAwait(false);
+                    _run.DeliverRateLimitHeaders(_provider, plan.RateLimit);
                     ended = true;
                     _run.AttemptFailed(request, _provider, plan.Outcome);
                     throw plan.Error();
             }
 
             await Delay(plan.FirstToken, cancellationToken).ConfigureAwait(false);
+            _run.DeliverRateLimitHeaders(_provider, plan.RateLimit); // headers come before the first chunk
             TimeSpan firstToken = _run.Now;
             int chunks = Math.Max(1, (request.OutputTokens + TokensPerChunk - 1) / TokensPerChunk);
             TimeSpan perChunk = (plan.Total - plan.FirstToken) / chunks;
@@ -158,9 +160,11 @@ public sealed class SimulatedDeployment : IChatClient
         double slowSeconds = rng.NextPareto(p.SlowScale.TotalSeconds, p.SlowAlpha);
         double errorSeconds = rng.NextLogNormal(p.ErrorLatencyMedian.TotalSeconds, 0.3);
 
-        if (_run.Admit(_provider) is TimeSpan retryAfter)
+        TimeSpan? overLimit = _run.Admit(_provider);
+        RateReport? report = _run.RateLimitReport(_provider);
+        if (overLimit is TimeSpan retryAfter)
         {
-            return new Plan(SimulatedOutcome.RateLimited, Seconds(errorSeconds / 4), Seconds(errorSeconds / 4), retryAfter);
+            return new Plan(SimulatedOutcome.RateLimited, Seconds(errorSeconds / 4), Seconds(errorSeconds / 4), retryAfter) { RateLimit = report };
         }
 
         if (scenario.IsBroken(_provider, now))
@@ -168,7 +172,7 @@ public sealed class SimulatedDeployment : IChatClient
             Outage outage = scenario.Outage;
             if (fault < outage.ErrorRate)
             {
-                return new Plan(SimulatedOutcome.Unavailable, Seconds(errorSeconds), Seconds(errorSeconds), null);
+                return new Plan(SimulatedOutcome.Unavailable, Seconds(errorSeconds), Seconds(errorSeconds), null) { RateLimit = report };
             }
 
             if (fault < outage.ErrorRate + outage.HangRate)
@@ -180,11 +184,11 @@ public sealed class SimulatedDeployment : IChatClient
 
         if (noise < p.TransientErrorRate)
         {
-            return new Plan(SimulatedOutcome.Unavailable, Seconds(errorSeconds), Seconds(errorSeconds), null);
+            return new Plan(SimulatedOutcome.Unavailable, Seconds(errorSeconds), Seconds(errorSeconds), null) { RateLimit = report };
         }
 
         (double firstToken, double total) = p.SuccessSeconds(body, slow, slowSeconds, request.OutputTokens, scenario.LatencyFactor(_provider, now));
-        return new Plan(SimulatedOutcome.Succeeded, Seconds(firstToken), Seconds(total), null);
+        return new Plan(SimulatedOutcome.Succeeded, Seconds(firstToken), Seconds(total), null) { RateLimit = report };
     }
 
     private static TimeSpan Seconds(double seconds) => TimeSpan.FromTicks(Math.Max(1, (long)Math.Round(seconds * TimeSpan.TicksPerSecond)));
@@ -209,6 +213,9 @@ public sealed class SimulatedDeployment : IChatClient
     /// <summary>What a call will do: its outcome, when its first token (or error) comes, when it ends.</summary>
     private readonly record struct Plan(SimulatedOutcome Outcome, TimeSpan FirstToken, TimeSpan Total, TimeSpan? RetryAfter)
     {
+        /// <summary>The rate-limit headers the answer carries (read by the router when the run says providers report them).</summary>
+        public RateReport? RateLimit { get; init; }
+
         public Exception Error() => Outcome == SimulatedOutcome.RateLimited ? ProviderErrors.RateLimited(RetryAfter!.Value) : ProviderErrors.Unavailable();
     }
 
@@ -242,6 +249,7 @@ public sealed class SimulatedDeployment : IChatClient
             _done = true;
             Timer?.Dispose();
             Registration.Dispose();
+            run.DeliverRateLimitHeaders(owner._provider, Plan.RateLimit);
             if (Plan.Outcome == SimulatedOutcome.Succeeded)
             {
                 run.AttemptSucceeded(request, owner._provider, _start, _start + Plan.FirstToken, streaming: false);

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using LlmRouter.Providers;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace LlmRouter.Simulation;
@@ -38,6 +40,8 @@ public sealed class SimulationRun
     private readonly Dictionary<string, int> _providerIndex = new(StringComparer.OrdinalIgnoreCase);
     private readonly ChatOptions _chatOptions = new() { ModelId = RouteName };
     private readonly RateWindow[] _rateWindows;
+    private RateLimitReports? _reports;
+    private ServiceProvider? _services;
     private int _loopThread;
     private int _threadViolations;
     private string? _firstViolation;
@@ -172,6 +176,34 @@ public sealed class SimulationRun
     /// <summary>Admits a call against the provider's rate limit; returns the Retry-After when it is over.</summary>
     internal TimeSpan? Admit(int provider) => _rateWindows[provider].TryAdmit(Now);
 
+    /// <summary>
+    /// Gets or sets whether providers report their rate limits in response headers (as OpenAI's and Anthropic's do) and
+    /// the router reads them, as it does through <c>AddLlmResilienceHandler</c>. Set by a strategy row before the router is built.
+    /// </summary>
+    public bool ProvidersReportRateLimits { get; set; }
+
+    /// <summary>The provider's rate-limit bucket as its headers would report it after the last admission, or null without a limit.</summary>
+    internal RateReport? RateLimitReport(int provider) => _rateWindows[provider].Report();
+
+    /// <summary>Delivers a provider's rate-limit headers to the router, through the transport handler's own parser.</summary>
+    internal void DeliverRateLimitHeaders(int provider, RateReport? report)
+    {
+        if (_reports is null || report is not RateReport r)
+        {
+            return;
+        }
+
+        using var response = new HttpResponseMessage(System.Net.HttpStatusCode.OK);
+        response.Headers.TryAddWithoutValidation("x-ratelimit-limit-requests", r.Limit.ToString(CultureInfo.InvariantCulture));
+        response.Headers.TryAddWithoutValidation("x-ratelimit-remaining-requests", r.Remaining.ToString(CultureInfo.InvariantCulture));
+        response.Headers.TryAddWithoutValidation("x-ratelimit-reset-requests", string.Create(CultureInfo.InvariantCulture, $"{r.ResetAfter.TotalSeconds:0.###}s"));
+        DateTimeOffset now = Time.GetUtcNow();
+        if (ResponseHeadersCaptureHandler.ReadRateLimits(response.Headers, now, out TimeSpan? lowFor))
+        {
+            _reports.For(Scenario.Providers[provider].Name).Update(lowFor, now);
+        }
+    }
+
     internal void AttemptStarted(SimRequest request, int provider)
     {
         ref RequestRecord record = ref _records[request.Id];
@@ -253,7 +285,20 @@ public sealed class SimulationRun
         options.Routes.Add(route);
         options.DefaultRoute = RouteName;
         _strategy.Configure(new StrategySetup(options, route, this));
-        return new LlmRouterChatClient(options, services: null, timeProvider: Time);
+        if (!ProvidersReportRateLimits)
+        {
+            return new LlmRouterChatClient(options, services: null, timeProvider: Time);
+        }
+
+        // What AddLlmResilienceHandler registers: one report per named HttpClient, linked by DeploymentOptions.HttpClientName.
+        _reports = new RateLimitReports();
+        foreach (DeploymentOptions d in options.Deployments)
+        {
+            d.HttpClientName = d.Name;
+        }
+
+        _services = new ServiceCollection().AddSingleton(_reports).BuildServiceProvider();
+        return new LlmRouterChatClient(options, _services, timeProvider: Time);
     }
 
     private RunResult Loop()
@@ -262,6 +307,7 @@ public sealed class SimulationRun
         ProviderErrors.Verify();
         long started = Stopwatch.GetTimestamp();
         using LlmRouterChatClient router = BuildRouter();
+        using ServiceProvider? services = _services;
         var serving = new Task[_requests.Length];
         for (int i = 0; i < _requests.Length; i++)
         {
@@ -463,8 +509,16 @@ public sealed class SimulationRun
 
             return TimeSpan.FromSeconds((1 - _tokens) / perSecond);
         }
+
+        /// <summary>The bucket as rate-limit headers report it: the limit per minute, whole requests left, time until full.</summary>
+        public RateReport? Report() => limit is int perMinute
+            ? new RateReport(perMinute, (int)Math.Floor(_tokens), TimeSpan.FromSeconds(((perMinute / 60.0 * BurstSeconds) - _tokens) / (perMinute / 60.0)))
+            : null;
     }
 }
+
+/// <summary>A provider's rate limit as its response headers report it.</summary>
+internal readonly record struct RateReport(int Limit, int Remaining, TimeSpan ResetAfter);
 
 /// <summary>A run stopped because work ran off its thread: its results would depend on thread timing.</summary>
 public sealed class NonDeterministicRunException : Exception

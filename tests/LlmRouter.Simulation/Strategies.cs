@@ -32,6 +32,8 @@ public static class Strategies
         new("lowest-latency", "LowestLatency (ours)", "The router's default: decayed, failure-aware latency ranking with bounded cold probes.", _ => { }),
         new("rate-limits", "LowestLatency + declared rate limits", "Ours, with each deployment's requests per minute configured as the provider has it (RequestsPerMinute).",
             s => DeclareRateLimits(s)),
+        new("reported-rate-limits", "LowestLatency + rate limits from provider headers", "Ours, with no limit declared: the providers send OpenAI-style rate-limit headers with every answer and the router reads them (what AddLlmResilienceHandler does).",
+            s => s.Run.ProvidersReportRateLimits = true),
         new("hedging", "LowestLatency + hedging (whole answer)", "Ours, plus a hedge when the first attempt has not answered within its deployment's p95 answer time (3 s until it has data), at most 1 per request and 10% of requests.",
             s => s.Route.Hedging = Hedging(onFirstUpdate: false)),
         new("hedging-first-update", "LowestLatency + hedging on first update", "As above, but the attempts stream underneath and the hedge starts when no first update came within the deployment's p95 time to first update (OnFirstUpdate).",
