@@ -197,11 +197,7 @@ public sealed class SimulationRun
         response.Headers.TryAddWithoutValidation("x-ratelimit-limit-requests", r.Limit.ToString(CultureInfo.InvariantCulture));
         response.Headers.TryAddWithoutValidation("x-ratelimit-remaining-requests", r.Remaining.ToString(CultureInfo.InvariantCulture));
         response.Headers.TryAddWithoutValidation("x-ratelimit-reset-requests", string.Create(CultureInfo.InvariantCulture, $"{r.ResetAfter.TotalSeconds:0.###}s"));
-        DateTimeOffset now = Time.GetUtcNow();
-        if (ResponseHeadersCaptureHandler.ReadRateLimits(response.Headers, now, out TimeSpan? lowFor))
-        {
-            _reports.For(Scenario.Providers[provider].Name).Update(lowFor, now);
-        }
+        ResponseHeadersCaptureHandler.ReadRateLimits(response.Headers, Time.GetUtcNow(), _reports.For(Scenario.Providers[provider].Name));
     }
 
     internal void AttemptStarted(SimRequest request, int provider)

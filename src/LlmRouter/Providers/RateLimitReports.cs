@@ -3,9 +3,9 @@ using System.Collections.Concurrent;
 namespace LlmRouter.Providers;
 
 /// <summary>
-/// What providers' rate-limit response headers last said, per named HttpClient (one provider account each): the transport
+/// What providers' rate-limit response headers said, per named HttpClient (one provider account each): the transport
 /// (<see cref="ResponseHeadersCaptureHandler"/>) writes it on every response, the router reads it for deployments that name
-/// that client (<see cref="DeploymentOptions.HttpClientName"/>).
+/// that client (<see cref="DeploymentOptions.HttpClientName"/>) and counts what it sends there in between.
 /// </summary>
 internal sealed class RateLimitReports
 {
@@ -16,47 +16,112 @@ internal sealed class RateLimitReports
 }
 
 /// <summary>
-/// One provider account's rate limits as its last response reported them, reduced to what routing needs: until when so
-/// little of a limit is left that the deployment should rank last. Written by the transport, read lock-free by selection.
+/// One provider account's request and token limits as its responses report them, kept current between responses by
+/// counting what the router sends: each is a cell-rate quota (<see cref="ReportedQuota"/>) seeded by every report.
+/// Times are UTC ticks.
 /// </summary>
 internal sealed class ReportedRateLimit
 {
-    /// <summary>Below this share of a limit left, the deployment ranks after those with room, until the share is back.</summary>
-    public const double LowShare = 0.02;
+    public ReportedQuota Requests { get; } = new();
 
-    // UTC ticks; 0 when the last report left room.
-    private long _lowUntil;
+    public ReportedQuota Tokens { get; } = new();
 
-    /// <summary>Whether the last report left too little room and the time it takes to come back has not passed.</summary>
-    public bool IsLow(TimeProvider time)
+    /// <summary>Whether any report has arrived (until then the deployment is ranked as if it had no limit).</summary>
+    public bool IsKnown => Requests.IsKnown || Tokens.IsKnown;
+
+    /// <summary>Whether one more request of <paramref name="promptTokens"/> leaves the reported limits their safety margin.</summary>
+    public bool HasRoom(long utcNow, long promptTokens) => Requests.HasRoom(utcNow, 1) && Tokens.HasRoom(utcNow, promptTokens);
+
+    /// <summary>Counts an attempt sent to the provider (its prompt against the token limit).</summary>
+    public void Use(long utcNow, long promptTokens)
     {
-        long until = Volatile.Read(ref _lowUntil);
-        return until != 0 && time.GetUtcNow().UtcTicks < until;
+        Requests.Use(utcNow, 1);
+        Tokens.Use(utcNow, promptTokens);
     }
+}
 
-    /// <summary>Records a response's report: <paramref name="lowFor"/> is how long its scarcest limit needs to be back above <see cref="LowShare"/>, or <see langword="null"/> when every limit has room.</summary>
-    public void Update(TimeSpan? lowFor, DateTimeOffset now) =>
-        Volatile.Write(ref _lowUntil, lowFor is TimeSpan span && span > TimeSpan.Zero ? (now + span).UtcTicks : 0);
+/// <summary>
+/// A provider's per-minute limit as the generic cell rate algorithm sees it: every unit used pushes the theoretical
+/// arrival time a minute divided by the limit further out; its lead over now is the time the provider's bucket needs to
+/// be full again, which is exactly what the reset header says. A report sets the rate (limit), the bucket's capacity
+/// (remaining plus what refills by the reset) and moves the arrival time out to the reported reset when that is later
+/// than the router's own count (which already includes requests still in flight, sent after the reported one). Between
+/// reports the router counts what it sends. Lock-free; UTC ticks.
+/// </summary>
+internal sealed class ReportedQuota
+{
+    /// <summary>The share of a limit kept free (at least one unit): room for other clients of the key and for estimates.</summary>
+    public const double Margin = 0.02;
 
-    /// <summary>
-    /// How long a per-minute limit with <paramref name="remaining"/> left takes to be back above <see cref="LowShare"/> of
-    /// itself at its steady refill rate, at most until <paramref name="resetAfter"/> (when the provider says it is full
-    /// again); <see langword="null"/> when it has room.
-    /// </summary>
-    public static TimeSpan? LowFor(long limit, long remaining, TimeSpan? resetAfter)
+    private static readonly long Minute = TimeSpan.TicksPerMinute;
+
+    // Written together by a report; a reader seeing a mix of two reports' values errs by one report, which is harmless.
+    private double _ticksPerUnit;
+    private long _capacityTicks;
+    private long _marginTicks;
+    private long _theoreticalArrival;
+
+    public bool IsKnown => Volatile.Read(ref _ticksPerUnit) > 0;
+
+    /// <summary>Records a response's report of this limit at <paramref name="utcNow"/>.</summary>
+    public void Report(long limit, long remaining, TimeSpan? resetAfter, long utcNow)
     {
         if (limit <= 0)
         {
-            return null;
+            return;
         }
 
-        double threshold = Math.Max(1, limit * LowShare);
-        if (remaining >= threshold)
+        double perUnit = (double)Minute / limit;
+        remaining = Math.Clamp(remaining, 0, limit);
+        // Without a reset, assume the bucket holds a minute and refills at the limit (OpenAI's and Anthropic's model).
+        long reset = resetAfter is TimeSpan r && r > TimeSpan.Zero ? r.Ticks : (long)((limit - remaining) * perUnit);
+        Volatile.Write(ref _capacityTicks, (long)(remaining * perUnit) + reset);
+        Volatile.Write(ref _marginTicks, (long)(Math.Max(1, limit * Margin) * perUnit));
+        Volatile.Write(ref _ticksPerUnit, perUnit);
+        Advance(utcNow + reset, utcNow, add: 0);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="units"/> more leave the margin free: the bucket is full, or its backlog plus them plus the
+    /// margin fits its capacity. True before any report.
+    /// </summary>
+    public bool HasRoom(long utcNow, long units)
+    {
+        double perUnit = Volatile.Read(ref _ticksPerUnit);
+        if (perUnit <= 0)
         {
-            return null;
+            return true;
         }
 
-        TimeSpan refill = TimeSpan.FromSeconds((threshold - Math.Max(0, remaining)) * 60 / limit);
-        return resetAfter is TimeSpan reset && reset < refill ? reset : refill;
+        long backlog = Volatile.Read(ref _theoreticalArrival) - utcNow;
+        return backlog <= 0 || backlog + (long)(units * perUnit) + Volatile.Read(ref _marginTicks) <= Volatile.Read(ref _capacityTicks);
+    }
+
+    /// <summary>Counts <paramref name="units"/> sent at <paramref name="utcNow"/> (nothing before the first report).</summary>
+    public void Use(long utcNow, long units)
+    {
+        double perUnit = Volatile.Read(ref _ticksPerUnit);
+        if (perUnit > 0 && units > 0)
+        {
+            Advance(floor: 0, utcNow, add: (long)Math.Min(units * perUnit, Minute));
+        }
+    }
+
+    /// <summary>Sets the arrival time to max(itself, now) + add, and at least <paramref name="floor"/>; at most a minute of backlog beyond the capacity.</summary>
+    private void Advance(long floor, long utcNow, long add)
+    {
+        long seen = Volatile.Read(ref _theoreticalArrival);
+        while (true)
+        {
+            long next = Math.Max(Math.Max(seen, utcNow) + add, floor);
+            next = Math.Min(next, utcNow + Volatile.Read(ref _capacityTicks) + Minute);
+            long actual = Interlocked.CompareExchange(ref _theoreticalArrival, next, seen);
+            if (actual == seen)
+            {
+                return;
+            }
+
+            seen = actual;
+        }
     }
 }

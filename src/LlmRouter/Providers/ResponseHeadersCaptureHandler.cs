@@ -14,11 +14,11 @@ namespace LlmRouter.Providers;
 internal sealed class ResponseHeadersCaptureHandler(string httpClientName, RetryAfterHints hints, ReportedRateLimit rateLimit, TimeProvider time) : DelegatingHandler
 {
     // The limits a response may report, by vendor: OpenAI's reset is a duration ("6m0s"), Anthropic's a time (RFC 3339).
-    private static readonly (string Limit, string Remaining, string Reset)[] OpenAILimits =
-        [.. new[] { "requests", "tokens" }.Select(k => ($"x-ratelimit-limit-{k}", $"x-ratelimit-remaining-{k}", $"x-ratelimit-reset-{k}"))];
+    private static readonly (string Limit, string Remaining, string Reset, bool Requests)[] OpenAILimits =
+        [.. new[] { "requests", "tokens" }.Select(k => ($"x-ratelimit-limit-{k}", $"x-ratelimit-remaining-{k}", $"x-ratelimit-reset-{k}", k == "requests"))];
 
-    private static readonly (string Limit, string Remaining, string Reset)[] AnthropicLimits =
-        [.. new[] { "requests", "tokens", "input-tokens", "output-tokens" }.Select(k => ($"anthropic-ratelimit-{k}-limit", $"anthropic-ratelimit-{k}-remaining", $"anthropic-ratelimit-{k}-reset"))];
+    private static readonly (string Limit, string Remaining, string Reset, bool Requests)[] AnthropicLimits =
+        [.. new[] { "requests", "tokens", "input-tokens", "output-tokens" }.Select(k => ($"anthropic-ratelimit-{k}-limit", $"anthropic-ratelimit-{k}-remaining", $"anthropic-ratelimit-{k}-reset", k == "requests"))];
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -38,32 +38,29 @@ internal sealed class ResponseHeadersCaptureHandler(string httpClientName, Retry
             }
         }
 
-        if (ReadRateLimits(response.Headers, now, out TimeSpan? lowFor))
-        {
-            rateLimit.Update(lowFor, now);
-        }
-
+        ReadRateLimits(response.Headers, now, rateLimit);
         return response;
     }
 
     /// <summary>
-    /// Reads the response's rate-limit headers; false when it has none (the last report stands). <paramref name="lowFor"/>
-    /// is the longest any reported limit needs to have room again (<see cref="ReportedRateLimit.LowFor"/>).
+    /// Reads the response's rate-limit headers into <paramref name="target"/>: the request limit, and of the token limits
+    /// (Anthropic reports tokens, input tokens and output tokens apart) the one with the smallest share left. False when
+    /// the response has none (the last report stands).
     /// </summary>
-    internal static bool ReadRateLimits(HttpResponseHeaders headers, DateTimeOffset now, out TimeSpan? lowFor)
+    internal static bool ReadRateLimits(HttpResponseHeaders headers, DateTimeOffset now, ReportedRateLimit target)
     {
-        lowFor = null;
         bool found = false;
-        foreach ((string limitName, string remainingName, string resetName) in OpenAILimits)
+        (long Limit, long Remaining, TimeSpan? Reset)? tokens = null;
+        foreach ((string limitName, string remainingName, string resetName, bool requests) in OpenAILimits)
         {
             if (Number(headers, limitName) is long limit && Number(headers, remainingName) is long remaining)
             {
                 found = true;
-                lowFor = Longest(lowFor, ReportedRateLimit.LowFor(limit, remaining, GoDuration(Value(headers, resetName))));
+                Report(target, requests, limit, remaining, GoDuration(Value(headers, resetName)), now, ref tokens);
             }
         }
 
-        foreach ((string limitName, string remainingName, string resetName) in AnthropicLimits)
+        foreach ((string limitName, string remainingName, string resetName, bool requests) in AnthropicLimits)
         {
             if (Number(headers, limitName) is long limit && Number(headers, remainingName) is long remaining)
             {
@@ -71,11 +68,28 @@ internal sealed class ResponseHeadersCaptureHandler(string httpClientName, Retry
                 TimeSpan? reset = DateTimeOffset.TryParse(Value(headers, resetName), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset at)
                     ? (at > now ? at - now : TimeSpan.Zero)
                     : null;
-                lowFor = Longest(lowFor, ReportedRateLimit.LowFor(limit, remaining, reset));
+                Report(target, requests, limit, remaining, reset, now, ref tokens);
             }
         }
 
+        if (tokens is { } t)
+        {
+            target.Tokens.Report(t.Limit, t.Remaining, t.Reset, now.UtcTicks);
+        }
+
         return found;
+    }
+
+    private static void Report(ReportedRateLimit target, bool requests, long limit, long remaining, TimeSpan? reset, DateTimeOffset now, ref (long Limit, long Remaining, TimeSpan? Reset)? tokens)
+    {
+        if (requests)
+        {
+            target.Requests.Report(limit, remaining, reset, now.UtcTicks);
+        }
+        else if (limit > 0 && (tokens is not { } t || (double)remaining / limit < (double)t.Remaining / t.Limit))
+        {
+            tokens = (limit, remaining, reset);
+        }
     }
 
     /// <summary>Parses a Go duration as OpenAI sends it ("20ms", "1.5s", "6m0s", "1h2m3s"); null when absent or malformed.</summary>
@@ -127,8 +141,6 @@ internal sealed class ResponseHeadersCaptureHandler(string httpClientName, Retry
 
         return TimeSpan.FromSeconds(seconds);
     }
-
-    private static TimeSpan? Longest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a > b ? a : b);
 
     private static string? Value(HttpResponseHeaders headers, string name) =>
         headers.TryGetValues(name, out IEnumerable<string>? values) ? values.FirstOrDefault() : null;

@@ -93,7 +93,14 @@ public sealed class Deployment
     /// Gets whether the deployment has used its configured requests or tokens per minute for now, or its provider's last
     /// rate-limit headers reported almost nothing left, so it ranks after those with room left.
     /// </summary>
-    public bool IsAtRateLimit => !HasQuotaRoom(_clock.Now(), 0);
+    public bool IsAtRateLimit
+    {
+        get
+        {
+            long utcNow = 0;
+            return !HasQuotaRoom(_clock.Now(), 0, ref utcNow);
+        }
+    }
 
     /// <summary>Gets the provider client.</summary>
     public IChatClient Client { get; }
@@ -176,19 +183,36 @@ public sealed class Deployment
     internal bool HasRateLimits => RequestQuota is not null || TokenQuota is not null || ReportedRateLimit is not null;
 
     /// <summary>
-    /// Whether one more request of <paramref name="promptTokens"/> fits the deployment's declared rate limits now, and its
-    /// provider's last rate-limit headers left room (always, without limits).
+    /// Whether one more request of <paramref name="promptTokens"/> fits the deployment's declared rate limits now, and the
+    /// limits its provider reports, counted on since the last report, keep their margin (always, without limits).
+    /// <paramref name="utcNow"/> caches the wall clock across calls of one selection (0: not read yet).
     /// </summary>
-    internal bool HasQuotaRoom(long now, long promptTokens) =>
+    internal bool HasQuotaRoom(long now, long promptTokens, ref long utcNow) =>
         (RequestQuota is null || RequestQuota.HasRoom(now, 1)) && (TokenQuota is null || TokenQuota.HasRoom(now, promptTokens))
-        && (ReportedRateLimit is null || !ReportedRateLimit.IsLow(_clock.TimeProvider));
+        && (ReportedRateLimit is not { IsKnown: true } reported || reported.HasRoom(UtcNow(ref utcNow), promptTokens));
 
-    /// <summary>Counts an attempt sent to the deployment against its rate limits.</summary>
+    /// <summary>Counts an attempt sent to the deployment against its declared and reported rate limits.</summary>
     internal void UseQuota(long now, long promptTokens)
     {
         RequestQuota?.Use(now, 1);
         TokenQuota?.Use(now, promptTokens);
+        if (ReportedRateLimit is { IsKnown: true } reported)
+        {
+            reported.Use(_clock.TimeProvider.GetUtcNow().UtcTicks, promptTokens);
+        }
     }
+
+    /// <summary>Counts the output tokens a response reported against the token limits.</summary>
+    internal void UseOutputTokens(long now, long outputTokens)
+    {
+        TokenQuota?.Use(now, outputTokens);
+        if (ReportedRateLimit is { IsKnown: true } reported)
+        {
+            reported.Tokens.Use(_clock.TimeProvider.GetUtcNow().UtcTicks, outputTokens);
+        }
+    }
+
+    private long UtcNow(ref long cached) => cached != 0 ? cached : cached = _clock.TimeProvider.GetUtcNow().UtcTicks;
 
     internal DeploymentHealth Health { get; }
 

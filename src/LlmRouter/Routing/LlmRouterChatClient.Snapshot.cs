@@ -72,7 +72,7 @@ public sealed partial class LlmRouterChatClient
             ModelId = d.ModelId,
             Region = d.Region,
             Status = status,
-            IsAtRateLimit = !d.HasQuotaRoom(now, 0),
+            IsAtRateLimit = d.IsAtRateLimit,
             CircuitState = circuit,
             CooldownUntil = coolingDown ? takenAt + _clock.Elapsed(now, cooldownUntil) : null,
             CircuitOpenUntil = breakRunning ? takenAt + _clock.Elapsed(now, openUntil) : null,

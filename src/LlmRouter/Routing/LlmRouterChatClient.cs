@@ -546,7 +546,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             }
 
             yield return first;
-            bool countUsage = serving!.TokenQuota is not null || Tokens.Enabled || Source.HasListeners();
+            bool countUsage = serving!.HasRateLimits || Tokens.Enabled || Source.HasListeners();
             Usage(first, countUsage, ref usage);
             while (true)
             {
@@ -577,9 +577,9 @@ public sealed partial class LlmRouterChatClient : IChatClient
 
             ended = true;
             CountTokens(serving, route, usage);
-            if (serving.TokenQuota is { } tokenQuota && usage?.OutputTokenCount is long output)
+            if (usage?.OutputTokenCount is long output && serving.HasRateLimits)
             {
-                tokenQuota.Use(_clock.Now(), output);
+                serving.UseOutputTokens(_clock.Now(), output);
             }
 
             RequestEnded(requestedRoute, startedAt, null);
@@ -906,9 +906,9 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
 
         HealthTransition transition = d.RecordSuccess(seconds, state.Scope.Streaming, end, pick.CircuitProbe, elapsed.TotalSeconds);
-        if (d.TokenQuota is { } tokenQuota && usage?.OutputTokenCount is long output)
+        if (usage?.OutputTokenCount is long output && d.HasRateLimits)
         {
-            tokenQuota.Use(end, output);
+            d.UseOutputTokens(end, output);
         }
 
         if (pick.ColdProbe)

@@ -35,20 +35,41 @@ public class RateLimitHeadersTests
     }
 
     [Theory]
-    [InlineData(60, 5, null, null)]       // room
-    [InlineData(60, 1, null, 0.2)]        // under 2% (at least one request) left: 0.2 of a request at one a second
-    [InlineData(60, 0, 0.1, 0.1)]         // the provider says it is full again sooner
-    [InlineData(10_000, 100, null, 0.6)]  // 2% is 200: 100 tokens to come back at 10,000 a minute
-    [InlineData(0, 0, null, null)]        // no limit reported
-    public void A_limit_is_low_below_two_percent_until_that_share_is_back(long limit, long remaining, double? reset, double? expected)
+    [InlineData(60, 5, 55.0, 0.0, true)]     // 5 left: room (the margin is 2%, at least one request)
+    [InlineData(60, 1, 59.0, 0.0, false)]    // 1 left: the margin takes it
+    [InlineData(60, 1, 59.0, 1.2, true)]     // 1.2 s later a request more has refilled
+    [InlineData(60, 0, null, 2.1, false)]    // no reset sent: a minute's bucket refilling at the limit is assumed
+    [InlineData(60, 0, null, 2.2, true)]
+    public void A_reported_limit_keeps_a_two_percent_margin_and_refills_at_its_rate(long limit, long remaining, double? reset, double later, bool room)
     {
-        TimeSpan? lowFor = ReportedRateLimit.LowFor(limit, remaining, reset is double r ? TimeSpan.FromSeconds(r) : null);
+        var quota = new ReportedQuota();
+        Assert.True(quota.HasRoom(Now.UtcTicks, 1)); // no report yet
 
-        Assert.Equal(expected, lowFor?.TotalSeconds is double s ? Math.Round(s, 6) : null);
+        quota.Report(limit, remaining, reset is double r ? TimeSpan.FromSeconds(r) : null, Now.UtcTicks);
+
+        Assert.Equal(room, quota.HasRoom((Now + TimeSpan.FromSeconds(later)).UtcTicks, 1));
     }
 
     [Fact]
-    public void OpenAI_and_Anthropic_headers_are_read_and_the_scarcest_limit_decides()
+    public void What_the_router_sends_after_a_report_counts_until_the_next_report()
+    {
+        var quota = new ReportedQuota();
+        quota.Report(limit: 60, remaining: 10, resetAfter: TimeSpan.FromSeconds(50), Now.UtcTicks);
+
+        // Seven sent since (in flight, in no report yet) leave three: room for one. Eight leave two: one more would eat into
+        // the margin (1.2 requests).
+        quota.Use(Now.UtcTicks, 7);
+        Assert.True(quota.HasRoom(Now.UtcTicks, 1));
+        quota.Use(Now.UtcTicks, 1);
+        Assert.False(quota.HasRoom(Now.UtcTicks, 1));
+
+        // A report from before those sends (it says 10 left again) does not erase them.
+        quota.Report(limit: 60, remaining: 10, resetAfter: TimeSpan.FromSeconds(50), Now.UtcTicks);
+        Assert.False(quota.HasRoom(Now.UtcTicks, 1));
+    }
+
+    [Fact]
+    public void OpenAI_and_Anthropic_headers_are_read_and_the_scarcest_token_limit_counts()
     {
         using var openAi = new HttpResponseMessage(HttpStatusCode.OK);
         openAi.Headers.TryAddWithoutValidation("x-ratelimit-limit-requests", "600");
@@ -60,16 +81,31 @@ public class RateLimitHeadersTests
 
         using var anthropic = new HttpResponseMessage(HttpStatusCode.OK);
         anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-requests-limit", "50");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-requests-remaining", "0");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-requests-reset", "2026-01-01T00:00:00.5Z");
+        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-requests-remaining", "40");
+        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-requests-reset", "2026-01-01T00:00:12Z");
+        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-input-tokens-limit", "40000");
+        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-input-tokens-remaining", "39000");
+        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-input-tokens-reset", "2026-01-01T00:00:02Z");
+        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-output-tokens-limit", "8000");
+        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-output-tokens-remaining", "100");
+        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-output-tokens-reset", "2026-01-01T00:00:59Z");
 
         using var none = new HttpResponseMessage(HttpStatusCode.OK);
 
-        Assert.True(ResponseHeadersCaptureHandler.ReadRateLimits(openAi.Headers, Now, out TimeSpan? openAiLow));
-        Assert.Equal(0.6, openAiLow!.Value.TotalSeconds, 6); // tokens: 1,200 is 2%, 600 to come back at 1,000 a second
-        Assert.True(ResponseHeadersCaptureHandler.ReadRateLimits(anthropic.Headers, Now, out TimeSpan? anthropicLow));
-        Assert.Equal(TimeSpan.FromMilliseconds(500), anthropicLow); // the reset comes before a request's refill (1.2 s)
-        Assert.False(ResponseHeadersCaptureHandler.ReadRateLimits(none.Headers, Now, out _));
+        var fromOpenAi = new ReportedRateLimit();
+        Assert.True(ResponseHeadersCaptureHandler.ReadRateLimits(openAi.Headers, Now, fromOpenAi));
+        Assert.True(fromOpenAi.Requests.HasRoom(Now.UtcTicks, 1));
+        Assert.False(fromOpenAi.Tokens.HasRoom(Now.UtcTicks, 1)); // 600 of 60,000 tokens left: under the 2% margin
+        Assert.False(fromOpenAi.HasRoom(Now.UtcTicks, 1));
+
+        var fromAnthropic = new ReportedRateLimit();
+        Assert.True(ResponseHeadersCaptureHandler.ReadRateLimits(anthropic.Headers, Now, fromAnthropic));
+        Assert.True(fromAnthropic.Requests.HasRoom(Now.UtcTicks, 1));
+        Assert.False(fromAnthropic.Tokens.HasRoom(Now.UtcTicks, 1)); // output tokens, the scarcest share, decide
+
+        var untouched = new ReportedRateLimit();
+        Assert.False(ResponseHeadersCaptureHandler.ReadRateLimits(none.Headers, Now, untouched));
+        Assert.False(untouched.IsKnown);
     }
 
     [Fact]
@@ -78,13 +114,12 @@ public class RateLimitHeadersTests
         var services = new ServiceCollection();
         var time = new FakeTimeProvider(Now);
         services.AddSingleton<TimeProvider>(time);
-        int remaining = 0;
         services.AddHttpClient("limited")
             .AddLlmResilienceHandler()
             .ConfigurePrimaryHttpMessageHandler(() => new HeadersHandler(() =>
             [
                 ("x-ratelimit-limit-requests", "60"),
-                ("x-ratelimit-remaining-requests", remaining.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("x-ratelimit-remaining-requests", "0"),
                 ("x-ratelimit-reset-requests", "1m0s"),
             ]));
         services.AddLlmRouter(router => router
@@ -96,18 +131,19 @@ public class RateLimitHeadersTests
         LlmRouterChatClient router = provider.GetRequiredService<LlmRouterChatClient>();
         var options = new ChatOptions { ModelId = "chat" };
 
-        // No report yet: the first request goes first in order, and its answer says nothing is left (1.2 s to 2%).
+        // No report yet: the first request goes first in order, and its answer says nothing is left.
         Assert.Equal("limited", (await chat.GetResponseAsync(RouterHarness.Prompt, options)).GetRoutingReport()!.Deployment);
         Assert.True(router.Deployments[0].IsAtRateLimit);
         Assert.Equal("spare", (await chat.GetResponseAsync(RouterHarness.Prompt, options)).GetRoutingReport()!.Deployment);
         Assert.Equal(["spare", "limited"], router.GetSnapshot().Routes.Single(r => r.Name == "chat").Deployments.Select(d => d.Name));
 
-        time.Advance(TimeSpan.FromSeconds(1.2));
-        remaining = 30;
-
+        // One request a second refills; with the margin (1.2 requests) one more fits after 2.2 s.
+        time.Advance(TimeSpan.FromSeconds(2.1));
+        Assert.True(router.Deployments[0].IsAtRateLimit);
+        time.Advance(TimeSpan.FromSeconds(0.1));
         Assert.False(router.Deployments[0].IsAtRateLimit);
         Assert.Equal("limited", (await chat.GetResponseAsync(RouterHarness.Prompt, options)).GetRoutingReport()!.Deployment);
-        Assert.False(router.Deployments[0].IsAtRateLimit); // the new answer reported room
+        Assert.True(router.Deployments[0].IsAtRateLimit); // sent one, and the answer says nothing is left again
     }
 
     private sealed class HeadersHandler(Func<(string Name, string Value)[]> headers) : HttpMessageHandler
