@@ -12,9 +12,10 @@ public static class Plots
     // One colour per row of Strategies.All, in its order, so a strategy keeps its colour whichever rows ran.
     private static readonly Color[] StrategyColors =
     [
-        Color.FromHex("#d62728"), Color.FromHex("#e377c2"), Color.FromHex("#17becf"), Color.FromHex("#7f7f7f"),
+        Color.FromHex("#d62728"), Color.FromHex("#ff9896"), Color.FromHex("#8c564b"), Color.FromHex("#e377c2"),
+        Color.FromHex("#bcbd22"), Color.FromHex("#17becf"), Color.FromHex("#aec7e8"), Color.FromHex("#7f7f7f"),
         Color.FromHex("#1f77b4"), Color.FromHex("#ff7f0e"), Color.FromHex("#9467bd"), Color.FromHex("#2ca02c"),
-        Color.FromHex("#111111"),
+        Color.FromHex("#98df8a"), Color.FromHex("#111111"),
     ];
 
     private static readonly Color[] ProviderColors =

@@ -40,6 +40,8 @@ public static class Strategies
             s => s.Route.Hedging = Hedging(onFirstUpdate: true)),
         new("hedging-rate-limits", "LowestLatency + hedging on first update + declared rate limits", "The two rows above combined: hedging on first update, RequestsPerMinute declared.",
             s => { s.Route.Hedging = Hedging(onFirstUpdate: true); DeclareRateLimits(s); }),
+        new("hedging-reported-rate-limits", "LowestLatency + hedging on first update + rate limits from provider headers", "Hedging on first update, no limit declared, the providers' rate-limit headers read.",
+            s => { s.Route.Hedging = Hedging(onFirstUpdate: true); s.Run.ProvidersReportRateLimits = true; }),
         new("cost-aware", "CostAware (3 s objective)", "The router's CostAware strategy: the cheapest deployment whose expected latency is within 3 s.",
             s => { s.Route.Strategy = "CostAware"; s.Route.LatencyObjective = CostAwareObjective; }),
         new("round-robin", "Round-robin", "Each request starts at the next deployment in turn.", s => s.Use("RoundRobin", new RoundRobinStrategy(s.Run))),
