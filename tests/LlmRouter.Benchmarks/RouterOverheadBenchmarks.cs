@@ -1,5 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using LlmRouter.Providers;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmRouter.Benchmarks;
 
@@ -15,6 +17,8 @@ public class RouterOverheadBenchmarks
     private LlmRouterChatClient _routerWithTimeouts = null!;
     private LlmRouterChatClient _routerOrdered = null!;
     private LlmRouterChatClient _routerWithRateLimits = null!;
+    private LlmRouterChatClient _routerWithReportedLimits = null!;
+    private ServiceProvider _reportServices = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -36,6 +40,24 @@ public class RouterOverheadBenchmarks
                 d.TokensPerMinute = int.MaxValue;
             }
         });
+
+        // Limits the providers reported in their headers (what AddLlmResilienceHandler records), far above the load.
+        var reports = new RateLimitReports();
+        _reportServices = new ServiceCollection().AddSingleton(reports).BuildServiceProvider();
+        var reported = new LlmRouterOptions();
+        var route = new RouteOptions { Name = "chat" };
+        for (int i = 0; i < clients.Length; i++)
+        {
+            reported.Deployments.Add(new DeploymentOptions { Name = $"d{i}", Client = clients[i], HttpClientName = $"d{i}" });
+            route.Deployments.Add($"d{i}");
+            ReportedRateLimit report = reports.For($"d{i}");
+            report.Requests.Report(int.MaxValue, int.MaxValue, TimeSpan.Zero, reports.Clock.Now());
+            report.Tokens.Report(int.MaxValue, int.MaxValue, TimeSpan.Zero, reports.Clock.Now());
+        }
+
+        reported.Routes.Add(route);
+        reported.DefaultRoute = "chat";
+        _routerWithReportedLimits = new LlmRouterChatClient(reported, _reportServices);
     }
 
     [Benchmark(Baseline = true, Description = "direct call")]
@@ -58,4 +80,10 @@ public class RouterOverheadBenchmarks
 
     [Benchmark(Description = "LlmRouter, LowestLatency, RequestsPerMinute + TokensPerMinute on every deployment")]
     public Task<ChatResponse> RouterWithRateLimits() => _routerWithRateLimits.GetResponseAsync(Routers.Prompt);
+
+    [Benchmark(Description = "LlmRouter, LowestLatency, rate limits reported by provider headers")]
+    public Task<ChatResponse> RouterWithReportedLimits() => _routerWithReportedLimits.GetResponseAsync(Routers.Prompt);
+
+    [GlobalCleanup]
+    public void Cleanup() => _reportServices.Dispose();
 }

@@ -287,7 +287,7 @@ public sealed class SimulationRun
         }
 
         // What AddLlmResilienceHandler registers: one report per named HttpClient, linked by DeploymentOptions.HttpClientName.
-        _reports = new RateLimitReports();
+        _reports = new RateLimitReports(Time);
         foreach (DeploymentOptions d in options.Deployments)
         {
             d.HttpClientName = d.Name;

@@ -33,7 +33,7 @@ public static class LlmResilienceHttpClientBuilderExtensions
         Validate(options);
 
         builder.Services.TryAddSingleton<RetryAfterHints>();
-        builder.Services.TryAddSingleton<RateLimitReports>();
+        builder.Services.TryAddSingleton(sp => new RateLimitReports(sp.GetService<TimeProvider>()));
         builder.ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan);
         builder.ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
         {

@@ -56,7 +56,7 @@ internal sealed class ResponseHeadersCaptureHandler(string httpClientName, Retry
             if (Number(headers, limitName) is long limit && Number(headers, remainingName) is long remaining)
             {
                 found = true;
-                Report(target, requests, limit, remaining, GoDuration(Value(headers, resetName)), now, ref tokens);
+                Report(target, requests, limit, remaining, GoDuration(Value(headers, resetName)), ref tokens);
             }
         }
 
@@ -68,23 +68,23 @@ internal sealed class ResponseHeadersCaptureHandler(string httpClientName, Retry
                 TimeSpan? reset = DateTimeOffset.TryParse(Value(headers, resetName), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset at)
                     ? (at > now ? at - now : TimeSpan.Zero)
                     : null;
-                Report(target, requests, limit, remaining, reset, now, ref tokens);
+                Report(target, requests, limit, remaining, reset, ref tokens);
             }
         }
 
         if (tokens is { } t)
         {
-            target.Tokens.Report(t.Limit, t.Remaining, t.Reset, now.UtcTicks);
+            target.Tokens.Report(t.Limit, t.Remaining, t.Reset, target.Clock.Now());
         }
 
         return found;
     }
 
-    private static void Report(ReportedRateLimit target, bool requests, long limit, long remaining, TimeSpan? reset, DateTimeOffset now, ref (long Limit, long Remaining, TimeSpan? Reset)? tokens)
+    private static void Report(ReportedRateLimit target, bool requests, long limit, long remaining, TimeSpan? reset, ref (long Limit, long Remaining, TimeSpan? Reset)? tokens)
     {
         if (requests)
         {
-            target.Requests.Report(limit, remaining, reset, now.UtcTicks);
+            target.Requests.Report(limit, remaining, reset, target.Clock.Now());
         }
         else if (limit > 0 && (tokens is not { } t || (double)remaining / limit < (double)t.Remaining / t.Limit))
         {

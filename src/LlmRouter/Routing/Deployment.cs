@@ -93,14 +93,7 @@ public sealed class Deployment
     /// Gets whether the deployment has used its configured requests or tokens per minute for now, or its provider's last
     /// rate-limit headers reported almost nothing left, so it ranks after those with room left.
     /// </summary>
-    public bool IsAtRateLimit
-    {
-        get
-        {
-            long utcNow = 0;
-            return !HasQuotaRoom(_clock.Now(), 0, ref utcNow);
-        }
-    }
+    public bool IsAtRateLimit => !HasQuotaRoom(_clock.Now(), 0);
 
     /// <summary>Gets the provider client.</summary>
     public IChatClient Client { get; }
@@ -185,34 +178,26 @@ public sealed class Deployment
     /// <summary>
     /// Whether one more request of <paramref name="promptTokens"/> fits the deployment's declared rate limits now, and the
     /// limits its provider reports, counted on since the last report, keep their margin (always, without limits).
-    /// <paramref name="utcNow"/> caches the wall clock across calls of one selection (0: not read yet).
+    /// Reported limits are kept on a clock of the router's kind on the same TimeProvider, so <paramref name="now"/> serves both.
     /// </summary>
-    internal bool HasQuotaRoom(long now, long promptTokens, ref long utcNow) =>
+    internal bool HasQuotaRoom(long now, long promptTokens) =>
         (RequestQuota is null || RequestQuota.HasRoom(now, 1)) && (TokenQuota is null || TokenQuota.HasRoom(now, promptTokens))
-        && (ReportedRateLimit is not { IsKnown: true } reported || reported.HasRoom(UtcNow(ref utcNow), promptTokens));
+        && (ReportedRateLimit is null || ReportedRateLimit.HasRoom(now, promptTokens));
 
     /// <summary>Counts an attempt sent to the deployment against its declared and reported rate limits.</summary>
     internal void UseQuota(long now, long promptTokens)
     {
         RequestQuota?.Use(now, 1);
         TokenQuota?.Use(now, promptTokens);
-        if (ReportedRateLimit is { IsKnown: true } reported)
-        {
-            reported.Use(_clock.TimeProvider.GetUtcNow().UtcTicks, promptTokens);
-        }
+        ReportedRateLimit?.Use(now, promptTokens);
     }
 
     /// <summary>Counts the output tokens a response reported against the token limits.</summary>
     internal void UseOutputTokens(long now, long outputTokens)
     {
         TokenQuota?.Use(now, outputTokens);
-        if (ReportedRateLimit is { IsKnown: true } reported)
-        {
-            reported.Tokens.Use(_clock.TimeProvider.GetUtcNow().UtcTicks, outputTokens);
-        }
+        ReportedRateLimit?.Tokens.Use(now, outputTokens);
     }
-
-    private long UtcNow(ref long cached) => cached != 0 ? cached : cached = _clock.TimeProvider.GetUtcNow().UtcTicks;
 
     internal DeploymentHealth Health { get; }
 

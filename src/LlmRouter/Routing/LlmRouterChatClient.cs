@@ -77,7 +77,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
         var snapshot = new LlmRouterOptions { DefaultRoute = options.DefaultRoute };
         CopyInto(options.LatencyRanking, snapshot.LatencyRanking);
         CopyInto(options.Health, snapshot.Health);
-        RateLimitReports? reports = services?.GetService<RateLimitReports>();
+        // Reports are kept on the container's clock: a router given another TimeProvider cannot compare times with them.
+        RateLimitReports? reports = services?.GetService<RateLimitReports>() is { } r && ReferenceEquals(r.Clock.TimeProvider, _time) ? r : null;
         _deployments = new Deployment[options.Deployments.Count];
         for (int i = 0; i < _deployments.Length; i++)
         {

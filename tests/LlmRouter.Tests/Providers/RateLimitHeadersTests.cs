@@ -42,7 +42,7 @@ public class RateLimitHeadersTests
     [InlineData(60, 0, null, 2.2, true)]
     public void A_reported_limit_keeps_a_two_percent_margin_and_refills_at_its_rate(long limit, long remaining, double? reset, double later, bool room)
     {
-        var quota = new ReportedQuota();
+        var quota = new ReportedQuota(TimeSpan.TicksPerSecond); // a clock of UTC ticks
         Assert.True(quota.HasRoom(Now.UtcTicks, 1)); // no report yet
 
         quota.Report(limit, remaining, reset is double r ? TimeSpan.FromSeconds(r) : null, Now.UtcTicks);
@@ -53,7 +53,7 @@ public class RateLimitHeadersTests
     [Fact]
     public void What_the_router_sends_after_a_report_counts_until_the_next_report()
     {
-        var quota = new ReportedQuota();
+        var quota = new ReportedQuota(TimeSpan.TicksPerSecond); // a clock of UTC ticks
         quota.Report(limit: 60, remaining: 10, resetAfter: TimeSpan.FromSeconds(50), Now.UtcTicks);
 
         // Seven sent since (in flight, in no report yet) leave three: room for one. Eight leave two: one more would eat into
@@ -92,18 +92,20 @@ public class RateLimitHeadersTests
 
         using var none = new HttpResponseMessage(HttpStatusCode.OK);
 
-        var fromOpenAi = new ReportedRateLimit();
+        var reports = new RateLimitReports(new FakeTimeProvider(Now));
+        long now = reports.Clock.Now();
+        ReportedRateLimit fromOpenAi = reports.For("openai");
         Assert.True(ResponseHeadersCaptureHandler.ReadRateLimits(openAi.Headers, Now, fromOpenAi));
-        Assert.True(fromOpenAi.Requests.HasRoom(Now.UtcTicks, 1));
-        Assert.False(fromOpenAi.Tokens.HasRoom(Now.UtcTicks, 1)); // 600 of 60,000 tokens left: under the 2% margin
-        Assert.False(fromOpenAi.HasRoom(Now.UtcTicks, 1));
+        Assert.True(fromOpenAi.Requests.HasRoom(now, 1));
+        Assert.False(fromOpenAi.Tokens.HasRoom(now, 1)); // 600 of 60,000 tokens left: under the 2% margin
+        Assert.False(fromOpenAi.HasRoom(now, 1));
 
-        var fromAnthropic = new ReportedRateLimit();
+        ReportedRateLimit fromAnthropic = reports.For("anthropic");
         Assert.True(ResponseHeadersCaptureHandler.ReadRateLimits(anthropic.Headers, Now, fromAnthropic));
-        Assert.True(fromAnthropic.Requests.HasRoom(Now.UtcTicks, 1));
-        Assert.False(fromAnthropic.Tokens.HasRoom(Now.UtcTicks, 1)); // output tokens, the scarcest share, decide
+        Assert.True(fromAnthropic.Requests.HasRoom(now, 1));
+        Assert.False(fromAnthropic.Tokens.HasRoom(now, 1)); // output tokens, the scarcest share, decide
 
-        var untouched = new ReportedRateLimit();
+        ReportedRateLimit untouched = reports.For("none");
         Assert.False(ResponseHeadersCaptureHandler.ReadRateLimits(none.Headers, Now, untouched));
         Assert.False(untouched.IsKnown);
     }

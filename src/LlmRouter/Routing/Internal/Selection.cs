@@ -227,10 +227,9 @@ internal struct Selection
     /// <summary>Ranks the deployments without room in their declared rate limits after all the others, keeping the strategy's order among them.</summary>
     private static void DeferAtRateLimit(ReadOnlySpan<Deployment> candidates, Span<double> scores, long now, long promptTokens)
     {
-        long utcNow = 0;
         for (int i = 0; i < candidates.Length; i++)
         {
-            if (!candidates[i].HasQuotaRoom(now, promptTokens, ref utcNow))
+            if (!candidates[i].HasQuotaRoom(now, promptTokens))
             {
                 scores[i] += AtRateLimit;
             }
