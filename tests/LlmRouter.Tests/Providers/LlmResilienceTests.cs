@@ -73,7 +73,7 @@ public class LlmResilienceTests
             .AddLlmResilienceHandler()
             .ConfigurePrimaryHttpMessageHandler(() => new StatusHandler(HttpStatusCode.TooManyRequests, ("Retry-After", "12")));
         services.AddLlmRouter(router => router
-            .AddDeployment("limited", sp => new HeaderDroppingClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient("limited")), d => d.HttpClientName = "limited")
+            .AddDeployment("limited", sp => new HttpGetChatClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient("limited")), d => d.HttpClientName = "limited")
             .AddDeployment("spare", new TestChatClient("spare"))
             .AddRoute("chat", r => { r.Deployments.Add("limited"); r.Deployments.Add("spare"); r.Strategy = "Ordered"; }));
         await using ServiceProvider provider = services.BuildServiceProvider();
@@ -89,7 +89,7 @@ public class LlmResilienceTests
     public void AddHttpDeployment_names_the_client_and_links_it_for_retry_after()
     {
         var services = new ServiceCollection();
-        services.AddLlmRouter(router => router.AddHttpDeployment("svc", (http, _) => new HeaderDroppingClient(http), d => d.ModelId = "m"));
+        services.AddLlmRouter(router => router.AddHttpDeployment("svc", (http, _) => new HttpGetChatClient(http), d => d.ModelId = "m"));
         using ServiceProvider provider = services.BuildServiceProvider();
 
         LlmRouterChatClient router = provider.GetRequiredService<LlmRouterChatClient>();
@@ -127,26 +127,6 @@ public class LlmResilienceTests
             }
 
             return Task.FromResult(response);
-        }
-    }
-
-    /// <summary>Like a client that calls EnsureSuccessStatusCode: the exception keeps the status, loses the headers.</summary>
-    private sealed class HeaderDroppingClient(HttpClient http) : IChatClient
-    {
-        public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            using HttpResponseMessage response = await http.GetAsync(new Uri("http://provider.invalid/v1/chat"), cancellationToken);
-            response.EnsureSuccessStatusCode();
-            return new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"));
-        }
-
-        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException();
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => null;
-
-        public void Dispose()
-        {
         }
     }
 }

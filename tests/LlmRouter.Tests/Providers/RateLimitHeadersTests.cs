@@ -125,7 +125,7 @@ public class RateLimitHeadersTests
                 ("x-ratelimit-reset-requests", "1m0s"),
             ]));
         services.AddLlmRouter(router => router
-            .AddDeployment("limited", sp => new PlainHttpClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient("limited")), d => d.HttpClientName = "limited")
+            .AddDeployment("limited", sp => new HttpGetChatClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient("limited")), d => d.HttpClientName = "limited")
             .AddDeployment("spare", new TestChatClient("spare"))
             .AddRoute("chat", r => { r.Deployments.Add("limited"); r.Deployments.Add("spare"); r.Strategy = "Ordered"; }));
         await using ServiceProvider provider = services.BuildServiceProvider();
@@ -159,26 +159,6 @@ public class RateLimitHeadersTests
             }
 
             return Task.FromResult(response);
-        }
-    }
-
-    /// <summary>A provider client over a named HttpClient: one GET per request.</summary>
-    private sealed class PlainHttpClient(HttpClient http) : IChatClient
-    {
-        public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            using HttpResponseMessage response = await http.GetAsync(new Uri("http://provider.invalid/v1/chat"), cancellationToken);
-            response.EnsureSuccessStatusCode();
-            return new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"));
-        }
-
-        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException();
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => null;
-
-        public void Dispose()
-        {
         }
     }
 }
