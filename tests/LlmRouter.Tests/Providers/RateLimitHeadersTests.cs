@@ -113,22 +113,8 @@ public class RateLimitHeadersTests
     [Fact]
     public async Task A_deployment_whose_headers_report_no_room_ranks_last_until_the_room_is_back()
     {
-        var services = new ServiceCollection();
         var time = new FakeTimeProvider(Now);
-        services.AddSingleton<TimeProvider>(time);
-        services.AddHttpClient("limited")
-            .AddLlmResilienceHandler()
-            .ConfigurePrimaryHttpMessageHandler(() => new HeadersHandler(() =>
-            [
-                ("x-ratelimit-limit-requests", "60"),
-                ("x-ratelimit-remaining-requests", "0"),
-                ("x-ratelimit-reset-requests", "1m0s"),
-            ]));
-        services.AddLlmRouter(router => router
-            .AddDeployment("limited", sp => new HttpGetChatClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient("limited")), d => d.HttpClientName = "limited")
-            .AddDeployment("spare", new TestChatClient("spare"))
-            .AddRoute("chat", r => { r.Deployments.Add("limited"); r.Deployments.Add("spare"); r.Strategy = "Ordered"; }));
-        await using ServiceProvider provider = services.BuildServiceProvider();
+        await using ServiceProvider provider = Build(time, ("x-ratelimit-limit-requests", "60"), ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "1m0s"));
         IChatClient chat = provider.GetRequiredService<IChatClient>();
         LlmRouterChatClient router = provider.GetRequiredService<LlmRouterChatClient>();
         var options = new ChatOptions { ModelId = "chat" };
@@ -146,6 +132,41 @@ public class RateLimitHeadersTests
         Assert.False(router.Deployments[0].IsAtRateLimit);
         Assert.Equal("limited", (await chat.GetResponseAsync(RouterHarness.Prompt, options)).GetRoutingReport()!.Deployment);
         Assert.True(router.Deployments[0].IsAtRateLimit); // sent one, and the answer says nothing is left again
+    }
+
+    [Fact]
+    public async Task A_reported_token_limit_counts_each_prompt_sent_until_the_next_report()
+    {
+        // 6,000 tokens a minute (100 a second), 1,000 left, full again in 50 s; every answer says the same.
+        var time = new FakeTimeProvider(Now);
+        await using ServiceProvider provider = Build(time, ("x-ratelimit-limit-tokens", "6000"), ("x-ratelimit-remaining-tokens", "1000"), ("x-ratelimit-reset-tokens", "50s"));
+        IChatClient chat = provider.GetRequiredService<IChatClient>();
+        ChatMessage[] prompt = [new(ChatRole.User, new string('x', 800))]; // about 200 tokens
+
+        var served = new List<string>();
+        for (int i = 0; i < 6; i++)
+        {
+            served.Add((await chat.GetResponseAsync(prompt, new ChatOptions { ModelId = "chat" })).GetRoutingReport()!.Deployment);
+        }
+
+        // The first answer brings the report; 1,000 left less the 2% margin (120) takes four more prompts of ~200, counted
+        // by the router while the answers keep saying 1,000 (a report never erases sends made since); the fifth would not fit.
+        Assert.Equal(["limited", "limited", "limited", "limited", "limited", "spare"], served);
+    }
+
+    /// <summary>A router over "limited" (a client on an HttpClient with the LlmRouter transport handler, answering with these headers) then "spare", Ordered.</summary>
+    private static ServiceProvider Build(FakeTimeProvider time, params (string Name, string Value)[] headers)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddHttpClient("limited")
+            .AddLlmResilienceHandler()
+            .ConfigurePrimaryHttpMessageHandler(() => new HeadersHandler(() => headers));
+        services.AddLlmRouter(router => router
+            .AddDeployment("limited", sp => new HttpGetChatClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient("limited")), d => d.HttpClientName = "limited")
+            .AddDeployment("spare", new TestChatClient("spare"))
+            .AddRoute("chat", r => { r.Deployments.Add("limited"); r.Deployments.Add("spare"); r.Strategy = "Ordered"; }));
+        return services.BuildServiceProvider();
     }
 
     private sealed class HeadersHandler(Func<(string Name, string Value)[]> headers) : HttpMessageHandler

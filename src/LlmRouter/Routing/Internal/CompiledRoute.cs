@@ -19,7 +19,7 @@ internal sealed class CompiledRoute
     /// <summary>Whether some member has a rate limit the router tracks (declared, or reported by its provider's headers), so selection checks room.</summary>
     public bool HasQuotas { get; }
 
-    /// <summary>Whether some deployment of <see cref="Chain"/> has a token rate limit, so a request estimates its prompt tokens.</summary>
+    /// <summary>Whether some deployment of <see cref="Chain"/> has a token rate limit (declared, or possibly reported by its provider), so a request estimates its prompt tokens.</summary>
     public bool ChainHasTokenQuotas { get; set; }
 
     public string Name { get; }

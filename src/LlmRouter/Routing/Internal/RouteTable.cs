@@ -93,7 +93,7 @@ internal sealed class RouteTable
                         smallest = Math.Min(smallest ?? int.MaxValue, window);
                     }
 
-                    tokenQuotas |= d.TokenQuota is not null;
+                    tokenQuotas |= d.TokenQuota is not null || d.ReportedRateLimit is not null;
                 }
             }
 
