@@ -26,6 +26,7 @@ internal static class SimulatedDemo
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(16);
     private static readonly TimeSpan OutageStart = TimeSpan.FromSeconds(4);
     private static readonly TimeSpan OutageEnd = TimeSpan.FromSeconds(10);
+    private const int FastRequestsPerMinute = 120;
     private static readonly string[] Names = ["flaky", "fast", "slow"];
     private static readonly ScopePath DemoTeam = new("org:demo", "team:demo");
 
@@ -45,7 +46,7 @@ internal static class SimulatedDemo
                 new SimulatedProviderOptions
                 {
                     Name = "fast", Api = ProviderApi.OpenAI, Seed = 1,
-                    Profile = { Latency = LatencyModel.LogNormal(TimeSpan.FromMilliseconds(70), 0.35), TokensPerSecond = 0 },
+                    Profile = { Latency = LatencyModel.LogNormal(TimeSpan.FromMilliseconds(70), 0.35), TokensPerSecond = 0, RequestsPerMinute = FastRequestsPerMinute },
                 },
                 new SimulatedProviderOptions
                 {
@@ -86,6 +87,7 @@ internal static class SimulatedDemo
 
         AnsiConsole.MarkupLine("[bold]LlmRouter demo[/]: three simulated providers over HTTP on 127.0.0.1, through the real OpenAI and Anthropic SDKs.");
         AnsiConsole.MarkupLine($"[grey]flaky is the fastest until an outage from {OutageStart.TotalSeconds:0} s to {OutageEnd.TotalSeconds:0} s (70% 503, 30% hangs); {RequestsPerSecond} requests/s for {Duration.TotalSeconds:0} s.[/]");
+        AnsiConsole.MarkupLine($"[grey]fast allows {FastRequestsPerMinute} requests a minute and says how many are left in its rate-limit headers, which the router reads.[/]");
 
         // Warm-up, as an app's start-up would: the first calls pay for JIT and connections, not for the providers.
         foreach (string name in Names)
@@ -134,6 +136,9 @@ internal static class SimulatedDemo
         // The final export before the summary, so the tables stay the last lines on the console.
         telemetry?.Dispose();
         WriteSummary(router, [.. results]);
+        IReadOnlyList<ReceivedRequest> toFast = sim.Provider("fast").Received;
+        AnsiConsole.MarkupLine($"[bold]Rate limit[/]: fast took {toFast.Count(r => r.Status == 200)} requests at up to {FastRequestsPerMinute} a minute and answered 429 to {toFast.Count(r => r.Status == 429)}: " +
+            "the router moved traffic on when its headers said the limit was close, not after a 429.");
         if (budget is not null && chat.GetService<BudgetChatClient>() is { } budgets)
         {
             BudgetUsage usage = (await budgets.GetUsageAsync("team:demo")).Single();

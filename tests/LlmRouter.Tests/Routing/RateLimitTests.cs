@@ -81,6 +81,23 @@ public class RateLimitTests
     }
 
     [Fact]
+    public async Task Exploration_never_picks_a_deployment_at_its_limit()
+    {
+        var h = new RouterHarness();
+        h.Options.LatencyRanking.ExplorationRate = 0.5; // every other request explores a random deployment
+        h.Add("limited", Fast, d => d.RequestsPerMinute = 6); // ten seconds' burst: one request
+        h.Add("other", Slow);
+        h.Route("chat", "LowestLatency", "limited", "other");
+        using LlmRouterChatClient router = h.Build();
+
+        Dictionary<string, int> served = await RouterHarness.Serve(router, 60, RouterHarness.For("chat"));
+
+        // One request uses the burst; the 60 calls take well under the ten seconds another needs.
+        Assert.Equal(1, served["limited"]);
+        Assert.Equal(59, served["other"]);
+    }
+
+    [Fact]
     public async Task When_every_deployment_is_at_its_limit_they_are_still_tried_in_ranked_order()
     {
         var h = new RouterHarness();

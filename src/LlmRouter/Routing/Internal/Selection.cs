@@ -320,7 +320,12 @@ internal struct Selection
         double rate = options.ExplorationRate;
         if (_count > 1 && u < rate)
         {
-            return Math.Min(_count - 1, (int)(u / rate * _count));
+            // Exploration measures deployments the ranking passes over, never one at its rate limit (a sure 429).
+            int explored = Math.Min(_count - 1, (int)(u / rate * _count));
+            if (scores[explored] < AtRateLimit)
+            {
+                return explored;
+            }
         }
 
         u = rate > 0 ? (u - rate) / (1 - rate) : u;
