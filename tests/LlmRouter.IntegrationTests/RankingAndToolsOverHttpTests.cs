@@ -153,5 +153,15 @@ public class RankingAndToolsOverHttpTests
 
         using HttpResponseMessage bad = await http.PostAsJsonAsync("_control/providers/openai/faults", new[] { "Meteor" });
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+
+        using HttpResponseMessage limited = await http.PutAsJsonAsync("_control/providers/openai", new { requestsPerMinute = 90 });
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, limited.StatusCode);
+        Assert.Equal(90, sim.OpenAI.Profile.RequestsPerMinute);
+        using HttpResponseMessage zero = await http.PutAsJsonAsync("_control/providers/openai", new { requestsPerMinute = 0 });
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, zero.StatusCode);
+        Assert.Contains("requestsPerMinute is 0", await zero.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using HttpResponseMessage unlimited = await http.PutAsJsonAsync("_control/providers/openai", new Dictionary<string, object?> { ["requestsPerMinute"] = null });
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, unlimited.StatusCode);
+        Assert.Null(sim.OpenAI.Profile.RequestsPerMinute);
     }
 }

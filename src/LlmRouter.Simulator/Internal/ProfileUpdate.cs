@@ -4,8 +4,9 @@ namespace LlmRouter.Simulator.Internal;
 
 /// <summary>
 /// The control endpoint's profile change: <c>{"latencyMs": 80, "latencySigma": 0.5, "tokensPerSecond": 100,
-/// "completionTokens": 30, "retryAfterSeconds": 3, "contextWindow": 8000, "echoRequestInErrors": true, "faultRates": {"Unavailable": 0.5}}</c>;
-/// every field optional. <c>latencySigma</c> makes the latency log-normal around <c>latencyMs</c>.
+/// "completionTokens": 30, "retryAfterSeconds": 3, "contextWindow": 8000, "requestsPerMinute": 120, "echoRequestInErrors": true,
+/// "faultRates": {"Unavailable": 0.5}}</c>; every field optional. <c>latencySigma</c> makes the latency log-normal around
+/// <c>latencyMs</c>; <c>"requestsPerMinute": null</c> removes the rate limit.
 /// </summary>
 internal static class ProfileUpdate
 {
@@ -36,8 +37,25 @@ internal static class ProfileUpdate
             }
         }
 
+        int? requestsPerMinute = null;
+        bool setsRequestsPerMinute = body.TryGetProperty("requestsPerMinute", out JsonElement rpm);
+        if (setsRequestsPerMinute && rpm.ValueKind != JsonValueKind.Null)
+        {
+            if (!rpm.TryGetInt32(out int limit) || limit <= 0)
+            {
+                return $"requestsPerMinute is {rpm.GetRawText()}; it must be a positive whole number of requests a minute, or null for no limit.";
+            }
+
+            requestsPerMinute = limit;
+        }
+
         provider.Configure(p =>
         {
+            if (setsRequestsPerMinute)
+            {
+                p.RequestsPerMinute = requestsPerMinute;
+            }
+
             if (body.TryGetProperty("latencyMs", out JsonElement ms))
             {
                 TimeSpan latency = TimeSpan.FromMilliseconds(ms.GetDouble());
