@@ -49,6 +49,9 @@ internal static class RouterTelemetry
     public static readonly Counter<long> Hedges = Meter.CreateCounter<long>(
         "llmrouter.hedges", "{hedge}", "Hedged attempts started while an earlier attempt of the same request was still running, and whether they won.");
 
+    public static readonly Counter<long> RateLimitDeferrals = Meter.CreateCounter<long>(
+        "llmrouter.rate_limit.deferrals", "{deferral}", "Deployments ranked last for a request because their declared or provider-reported rate limit had no room.");
+
     public static readonly Counter<long> Cooldowns = Meter.CreateCounter<long>(
         "llmrouter.deployment.cooldowns", "{cooldown}", "Deployments taken out of routing for a cooldown, by failure kind.");
 

@@ -1,6 +1,8 @@
 using System.Net;
+using LlmRouter.Tests.Telemetry;
 using LlmRouter.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace LlmRouter.Tests.Routing;
 
@@ -47,6 +49,26 @@ public class RateLimitTests
             Assert.All(served.Skip(10), d => Assert.Equal("slow", d));
             Assert.Equal(toFast, h.Clients["fast"].Calls);
         }
+    }
+
+    [Fact]
+    public async Task Each_deferral_is_counted_by_route_and_deployment()
+    {
+        using var metrics = new RouterMetrics();
+        var h = new RouterHarness();
+        h.Options.LatencyRanking.ExplorationRate = 0;
+        h.Add("deferral-limited", Fast, d => d.RequestsPerMinute = 6); // ten seconds' burst: one request
+        h.Add("deferral-other", Slow);
+        h.Route("deferral-chat", "Ordered", "deferral-limited", "deferral-other");
+        using LlmRouterChatClient router = h.Build();
+
+        await RouterHarness.Serve(router, 5, RouterHarness.For("deferral-chat"));
+
+        // The first request used the burst; the four after it found no room.
+        IReadOnlyList<CollectedMeasurement<long>> deferrals = metrics.RateLimitDeferrals.Where("llmrouter.deployment", "deferral-limited");
+        Assert.Equal(4, deferrals.Sum(m => m.Value));
+        Assert.All(deferrals, m => Assert.Equal("deferral-chat", m.Tag("llmrouter.route")));
+        Assert.Empty(metrics.RateLimitDeferrals.Where("llmrouter.deployment", "deferral-other"));
     }
 
     [Fact]

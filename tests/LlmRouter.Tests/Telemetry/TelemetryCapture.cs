@@ -59,6 +59,8 @@ internal sealed class RouterMetrics : IDisposable
 
     public MetricCollector<long> Cooldowns { get; } = Long("llmrouter.deployment.cooldowns");
 
+    public MetricCollector<long> RateLimitDeferrals { get; } = Long("llmrouter.rate_limit.deferrals");
+
     public MetricCollector<long> CircuitTransitions { get; } = Long("llmrouter.circuit.transitions");
 
     public MetricCollector<long> Tokens { get; } = Long("llmrouter.tokens");
@@ -77,7 +79,7 @@ internal sealed class RouterMetrics : IDisposable
 
     private IEnumerable<IDisposable> All =>
     [
-        Requests, RequestDuration, Attempts, AttemptDuration, TimeToFirstChunk, Failovers, Cooldowns, CircuitTransitions,
+        Requests, RequestDuration, Attempts, AttemptDuration, TimeToFirstChunk, Failovers, Cooldowns, RateLimitDeferrals, CircuitTransitions,
         Tokens, Cost, CacheHits, CacheMisses, CacheCostSaved, BudgetRejections, BudgetRemaining,
     ];
 
