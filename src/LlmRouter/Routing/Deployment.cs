@@ -48,8 +48,8 @@ public sealed class Deployment
         }
 
         TimeSpan burst = TimeSpan.FromSeconds(RouterDefaults.RateLimitBurstSeconds);
-        RequestQuota = options.RequestsPerMinute is int rpm ? new RateQuota(rpm, clock.Frequency, burst) : null;
-        TokenQuota = options.TokensPerMinute is int tpm ? new RateQuota(tpm, clock.Frequency, burst) : null;
+        RequestQuota = options.RequestsPerMinute is int rpm ? RateQuota.Declared(rpm, clock.Frequency, burst) : null;
+        TokenQuota = options.TokensPerMinute is int tpm ? RateQuota.Declared(tpm, clock.Frequency, burst) : null;
         ReportedRateLimit = reportedRateLimit;
         _clock = clock;
         Stats = new LatencyStats(routerOptions.LatencyRanking, clock, _gate);

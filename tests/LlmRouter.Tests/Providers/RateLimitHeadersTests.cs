@@ -1,4 +1,5 @@
 using System.Net;
+using LlmRouter.Health.Internal;
 using LlmRouter.Providers;
 using LlmRouter.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
@@ -42,7 +43,7 @@ public class RateLimitHeadersTests
     [InlineData(60, 0, null, 2.2, true)]
     public void A_reported_limit_keeps_a_two_percent_margin_and_refills_at_its_rate(long limit, long remaining, double? reset, double later, bool room)
     {
-        var quota = new ReportedQuota(TimeSpan.TicksPerSecond); // a clock of UTC ticks
+        var quota = new RateQuota(TimeSpan.TicksPerSecond); // a clock of UTC ticks
         Assert.True(quota.HasRoom(Now.UtcTicks, 1)); // no report yet
 
         quota.Report(limit, remaining, reset is double r ? TimeSpan.FromSeconds(r) : null, Now.UtcTicks);
@@ -53,7 +54,7 @@ public class RateLimitHeadersTests
     [Fact]
     public void What_the_router_sends_after_a_report_counts_until_the_next_report()
     {
-        var quota = new ReportedQuota(TimeSpan.TicksPerSecond); // a clock of UTC ticks
+        var quota = new RateQuota(TimeSpan.TicksPerSecond); // a clock of UTC ticks
         quota.Report(limit: 60, remaining: 10, resetAfter: TimeSpan.FromSeconds(50), Now.UtcTicks);
 
         // Seven sent since (in flight, in no report yet) leave three: room for one. Eight leave two: one more would eat into
