@@ -72,26 +72,14 @@ public class RateLimitHeadersTests
     [Fact]
     public void OpenAI_and_Anthropic_headers_are_read_and_the_scarcest_token_limit_counts()
     {
-        using var openAi = new HttpResponseMessage(HttpStatusCode.OK);
-        openAi.Headers.TryAddWithoutValidation("x-ratelimit-limit-requests", "600");
-        openAi.Headers.TryAddWithoutValidation("x-ratelimit-remaining-requests", "599");
-        openAi.Headers.TryAddWithoutValidation("x-ratelimit-reset-requests", "100ms");
-        openAi.Headers.TryAddWithoutValidation("x-ratelimit-limit-tokens", "60000");
-        openAi.Headers.TryAddWithoutValidation("x-ratelimit-remaining-tokens", "600");
-        openAi.Headers.TryAddWithoutValidation("x-ratelimit-reset-tokens", "59.4s");
-
-        using var anthropic = new HttpResponseMessage(HttpStatusCode.OK);
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-requests-limit", "50");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-requests-remaining", "40");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-requests-reset", "2026-01-01T00:00:12Z");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-input-tokens-limit", "40000");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-input-tokens-remaining", "39000");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-input-tokens-reset", "2026-01-01T00:00:02Z");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-output-tokens-limit", "8000");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-output-tokens-remaining", "100");
-        anthropic.Headers.TryAddWithoutValidation("anthropic-ratelimit-output-tokens-reset", "2026-01-01T00:00:59Z");
-
-        using var none = new HttpResponseMessage(HttpStatusCode.OK);
+        using HttpResponseMessage openAi = WithHeaders(
+            ("x-ratelimit-limit-requests", "600"), ("x-ratelimit-remaining-requests", "599"), ("x-ratelimit-reset-requests", "100ms"),
+            ("x-ratelimit-limit-tokens", "60000"), ("x-ratelimit-remaining-tokens", "600"), ("x-ratelimit-reset-tokens", "59.4s"));
+        using HttpResponseMessage anthropic = WithHeaders(
+            ("anthropic-ratelimit-requests-limit", "50"), ("anthropic-ratelimit-requests-remaining", "40"), ("anthropic-ratelimit-requests-reset", "2026-01-01T00:00:12Z"),
+            ("anthropic-ratelimit-input-tokens-limit", "40000"), ("anthropic-ratelimit-input-tokens-remaining", "39000"), ("anthropic-ratelimit-input-tokens-reset", "2026-01-01T00:00:02Z"),
+            ("anthropic-ratelimit-output-tokens-limit", "8000"), ("anthropic-ratelimit-output-tokens-remaining", "100"), ("anthropic-ratelimit-output-tokens-reset", "2026-01-01T00:00:59Z"));
+        using HttpResponseMessage none = WithHeaders();
 
         var reports = new RateLimitReports(new FakeTimeProvider(Now));
         long now = reports.Clock.Now();
@@ -170,17 +158,22 @@ public class RateLimitHeadersTests
         return services.BuildServiceProvider();
     }
 
+    private static HttpResponseMessage WithHeaders(params (string Name, string Value)[] headers)
+    {
+        var response = new HttpResponseMessage(HttpStatusCode.OK);
+        foreach ((string name, string value) in headers)
+        {
+            response.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return response;
+    }
+
     private sealed class HeadersHandler(Func<(string Name, string Value)[]> headers) : HttpMessageHandler
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            var response = new HttpResponseMessage(HttpStatusCode.OK);
-            foreach ((string name, string value) in headers())
-            {
-                response.Headers.TryAddWithoutValidation(name, value);
-            }
-
-            return Task.FromResult(response);
+            return Task.FromResult(WithHeaders(headers()));
         }
     }
 }

@@ -49,12 +49,14 @@ public class HedgingTests
         return route;
     }
 
-    [Fact]
-    public async Task A_slow_first_attempt_is_hedged_after_the_delay_and_the_faster_hedge_wins()
+    [Theory]
+    [InlineData(false, "from fast")]                // the hedge answered first
+    [InlineData(true, "fast first fast second")]    // OnFirstUpdate: the attempts were streams; the first to speak, collected
+    public async Task A_slow_first_attempt_is_hedged_after_the_delay_and_the_faster_hedge_wins(bool onFirstUpdate, string text)
     {
         Delayed slow = AddDelayed("slow", TimeSpan.FromSeconds(20));
         Delayed fast = AddDelayed("fast", TimeSpan.FromMilliseconds(100));
-        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1 }, "slow", "fast");
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1, OnFirstUpdate = onFirstUpdate }, "slow", "fast");
         using LlmRouterChatClient router = _h.Build();
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
@@ -64,12 +66,7 @@ public class HedgingTests
         _h.Time.Advance(TimeSpan.FromMilliseconds(100));
         ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
 
-        RoutingReport report = response.GetRoutingReport()!;
-        Assert.Equal("fast", report.Deployment);
-        AttemptRecord loser = Assert.Single(report.Attempts, a => a.Deployment == "slow");
-        Assert.Equal(AttemptOutcome.Superseded, loser.Outcome);
-        await Until(() => slow.Cancelled == 1);
-        Assert.Equal(0, router.Deployments[0].FailureRate); // a superseded attempt is no verdict on its deployment
+        await FastServedAndSlowSuperseded(response, slow, text);
     }
 
     [Fact]
@@ -99,28 +96,9 @@ public class HedgingTests
         await FastServedAndSlowSuperseded(updates.ToChatResponse(), slow);
     }
 
-    [Fact]
-    public async Task On_first_update_a_response_is_hedged_when_no_update_came_within_the_delay_and_the_first_to_speak_serves_it()
+    private static async Task FastServedAndSlowSuperseded(ChatResponse response, Delayed slow, string text = "fast first fast second")
     {
-        Delayed slow = AddDelayed("slow", TimeSpan.FromSeconds(20));
-        Delayed fast = AddDelayed("fast", TimeSpan.FromMilliseconds(100));
-        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1, OnFirstUpdate = true }, "slow", "fast");
-        using LlmRouterChatClient router = _h.Build();
-
-        Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
-        await Until(() => slow.Started == 1);
-        await AdvanceUntil(() => fast.Started == 1);
-        Assert.True(fast.FirstStart - slow.FirstStart >= TimeSpan.FromMilliseconds(500), $"hedged after {fast.FirstStart - slow.FirstStart}");
-        _h.Time.Advance(TimeSpan.FromMilliseconds(100));
-        ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
-
-        // The attempts were streams (a non-streaming call would answer "from fast"): the winner's, collected, is the response.
-        await FastServedAndSlowSuperseded(response, slow);
-    }
-
-    private static async Task FastServedAndSlowSuperseded(ChatResponse response, Delayed slow)
-    {
-        Assert.Equal("fast first fast second", response.Text);
+        Assert.Equal(text, response.Text);
         RoutingReport report = response.GetRoutingReport()!;
         Assert.Equal("fast", report.Deployment);
         Assert.Equal(AttemptOutcome.Superseded, Assert.Single(report.Attempts, a => a.Deployment == "slow").Outcome);
