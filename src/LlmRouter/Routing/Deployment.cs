@@ -23,7 +23,7 @@ public sealed class Deployment
     private LatencyQuantile? _quantiles;
     private LatencyQuantile? _streamingQuantiles;
 
-    internal Deployment(int index, DeploymentOptions options, IChatClient client, LlmRouterOptions routerOptions, RouterClock clock, ReportedRateLimit? reportedRateLimit = null)
+    internal Deployment(int index, DeploymentOptions options, IChatClient client, RouterSettings settings, RouterClock clock, ReportedRateLimit? reportedRateLimit = null)
     {
         Index = index;
         Name = options.Name;
@@ -52,8 +52,8 @@ public sealed class Deployment
         TokenQuota = options.TokensPerMinute is int tpm ? RateQuota.Declared(tpm, clock.Frequency, burst) : null;
         ReportedRateLimit = reportedRateLimit;
         _clock = clock;
-        Stats = new LatencyStats(routerOptions.LatencyRanking, clock, _gate);
-        Health = new DeploymentHealth(routerOptions.Health, clock, _gate);
+        Stats = new LatencyStats(settings.Latency, clock, _gate);
+        Health = new DeploymentHealth(settings.Health, clock, _gate);
     }
 
     /// <summary>Gets the deployment's unique name.</summary>

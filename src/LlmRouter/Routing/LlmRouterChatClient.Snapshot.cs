@@ -18,23 +18,23 @@ public sealed partial class LlmRouterChatClient
     /// <returns>The snapshot.</returns>
     public RouterSnapshot GetSnapshot()
     {
-        long now = _clock.Now();
-        DateTimeOffset takenAt = _time.GetUtcNow();
+        long now = _runtime.Clock.Now();
+        DateTimeOffset takenAt = _runtime.Time.GetUtcNow();
 
-        var deployments = new DeploymentSnapshot[_deployments.Length];
+        var deployments = new DeploymentSnapshot[_runtime.Deployments.Length];
         for (int i = 0; i < deployments.Length; i++)
         {
-            deployments[i] = Snapshot(_deployments[i], now, takenAt);
+            deployments[i] = Snapshot(_runtime.Deployments[i], now, takenAt);
         }
 
-        var routes = new List<RouteSnapshot>(_routes.Names.Count + 1);
+        var routes = new List<RouteSnapshot>(_runtime.Routes.Names.Count + 1);
         bool defaultListed = false;
-        foreach (string name in _routes.Names)
+        foreach (string name in _runtime.Routes.Names)
         {
             // Configured routes (and the default): the per-model-id routes the router makes repeat their deployments.
-            if (_routes.TryGet(name, out CompiledRoute route) && (!route.IsImplicit || ReferenceEquals(route, _routes.Default)))
+            if (_runtime.Routes.TryGet(name, out CompiledRoute route) && (!route.IsImplicit || ReferenceEquals(route, _runtime.Routes.Default)))
             {
-                bool isDefault = ReferenceEquals(route, _routes.Default);
+                bool isDefault = ReferenceEquals(route, _runtime.Routes.Default);
                 defaultListed |= isDefault;
                 routes.Add(Snapshot(route, isDefault, deployments, now));
             }
@@ -42,7 +42,7 @@ public sealed partial class LlmRouterChatClient
 
         if (!defaultListed)
         {
-            routes.Add(Snapshot(_routes.Default, isDefault: true, deployments, now));
+            routes.Add(Snapshot(_runtime.Routes.Default, isDefault: true, deployments, now));
         }
 
         return new RouterSnapshot { TakenAt = takenAt, Deployments = deployments, Routes = routes };
@@ -74,8 +74,8 @@ public sealed partial class LlmRouterChatClient
             Status = status,
             IsAtRateLimit = d.IsAtRateLimit,
             CircuitState = circuit,
-            CooldownUntil = coolingDown ? takenAt + _clock.Elapsed(now, cooldownUntil) : null,
-            CircuitOpenUntil = breakRunning ? takenAt + _clock.Elapsed(now, openUntil) : null,
+            CooldownUntil = coolingDown ? takenAt + _runtime.Clock.Elapsed(now, cooldownUntil) : null,
+            CircuitOpenUntil = breakRunning ? takenAt + _runtime.Clock.Elapsed(now, openUntil) : null,
             LatencyEstimate = d.GetLatencyEstimate(streaming: false),
             TimeToFirstTokenEstimate = d.GetLatencyEstimate(streaming: true),
             FailureRate = d.FailureRate,

@@ -14,6 +14,9 @@ internal struct RequestScope
     public Random Random;
     public LatencyRankingOptions LatencyOptions;
 
+    /// <summary>Where selection reports what it decided (deferrals at a rate limit).</summary>
+    public IRoutingObserver Observer;
+
     /// <summary>Deployments must have a context window of at least this many tokens (after a context-window failure); 0 = any.</summary>
     public long MinContextWindow;
 

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using LlmRouter.Telemetry;
 
 namespace LlmRouter.Routing.Internal;
 
@@ -131,7 +130,7 @@ internal struct Selection
             strategy.Score(new RankingContext(candidates[..count], scope.Streaming, scope.Options, scope.Random, now), scores);
             if (route.HasQuotas)
             {
-                DeferAtRateLimit(candidates[..count], scores, now, scope.PromptTokens, route.Name);
+                DeferAtRateLimit(candidates[..count], scores, now, in scope, route.Name);
             }
 
             selection._affinity = scope.PrefixHash != 0 && route.PrefixAffinity is { } affinity
@@ -226,18 +225,14 @@ internal struct Selection
     }
 
     /// <summary>Ranks the deployments without room in their declared rate limits after all the others, keeping the strategy's order among them.</summary>
-    private static void DeferAtRateLimit(ReadOnlySpan<Deployment> candidates, Span<double> scores, long now, long promptTokens, string route)
+    private static void DeferAtRateLimit(ReadOnlySpan<Deployment> candidates, Span<double> scores, long now, in RequestScope scope, string route)
     {
         for (int i = 0; i < candidates.Length; i++)
         {
-            if (!candidates[i].HasQuotaRoom(now, promptTokens))
+            if (!candidates[i].HasQuotaRoom(now, scope.PromptTokens))
             {
                 scores[i] += AtRateLimit;
-                if (RouterTelemetry.RateLimitDeferrals.Enabled)
-                {
-                    RouterTelemetry.RateLimitDeferrals.Add(
-                        1, new KeyValuePair<string, object?>(RouterTelemetry.Tags.Route, route), new KeyValuePair<string, object?>(RouterTelemetry.Tags.Deployment, candidates[i].Name));
-                }
+                scope.Observer.DeferredAtRateLimit(route, candidates[i]);
             }
         }
     }
