@@ -1,6 +1,6 @@
 using ScottPlot;
-using ScottPlot.TickGenerators;
 using ScottPlot.Plottables;
+using ScottPlot.TickGenerators;
 
 namespace LlmRouter.Simulation;
 

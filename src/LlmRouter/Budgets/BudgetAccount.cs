@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmRouter.Pricing.Internal;
 
 namespace LlmRouter;
 
@@ -14,7 +15,7 @@ public sealed class BudgetAccount
         Owner = owner;
         Window = limit.Window;
         Limit = limit.LimitUsd;
-        LimitNanos = Budgets.Internal.Cost.ToNanos(limit.LimitUsd);
+        LimitNanos = Pricing.Internal.Cost.ToNanos(limit.LimitUsd);
         IsDeployment = isDeployment;
         Key = (isDeployment ? "deployment:" : "scope:") + owner + ":" + Window.ToString().ToLowerInvariant();
     }

@@ -5,6 +5,7 @@ using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using LlmRouter.Budgets.Internal;
+using LlmRouter.Pricing.Internal;
 using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -332,7 +333,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
         // One last update carries the cost, so the response combined from the stream has it (response.GetCost()).
         var costUpdate = new ChatResponseUpdate { ResponseId = last.ResponseId, MessageId = last.MessageId, AdditionalProperties = [] };
-        costUpdate.AdditionalProperties[BudgetingChatOptionsExtensions.CostKey] = new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
+        costUpdate.AdditionalProperties[RequestCostExtensions.CostKey] = new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
         yield return costUpdate;
     }
 
@@ -385,7 +386,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
     private void Annotate(in Admission admission, RoutingReport? report, Measured cost, ChatResponse response)
     {
         RecordCost(admission, report, cost);
-        (response.AdditionalProperties ??= [])[BudgetingChatOptionsExtensions.CostKey] =
+        (response.AdditionalProperties ??= [])[RequestCostExtensions.CostKey] =
             new RequestCost(Cost.ToUsd(cost.Nanos), cost.Estimated, cost.InputTokens, cost.OutputTokens);
         Write(admission, AuditDecision.Served, report: report, cost: cost, responseText: _options.AuditContent ? response.Text : null);
     }
@@ -971,7 +972,7 @@ public sealed class BudgetChatClient : DelegatingChatClient
         RouterTelemetry.Cost.Add((double)Cost.ToUsd(cost.Nanos), new TagList
         {
             { RouterTelemetry.Tags.Route, report?.RequestedRoute ?? RouteTag(admission.Route) },
-            { RouterTelemetry.Tags.Deployment, report?.Deployment },
+            { RouterTelemetry.Tags.DeploymentName, report?.Deployment },
             { RouterTelemetry.Tags.CostEstimated, cost.Estimated ? "true" : "false" },
         });
 
@@ -1011,8 +1012,8 @@ public sealed class BudgetChatClient : DelegatingChatClient
             {
                 yield return new Measurement<double>(
                     (double)Cost.ToUsd(Math.Max(0, nanos)),
-                    new KeyValuePair<string, object?>(a.IsDeployment ? RouterTelemetry.Tags.Deployment : RouterTelemetry.Tags.Scope, a.Owner),
-                    new KeyValuePair<string, object?>(RouterTelemetry.Tags.BudgetWindow, a.Window.ToString()));
+                    new KeyValuePair<string, object?>(a.IsDeployment ? RouterTelemetry.Tags.DeploymentName : RouterTelemetry.Tags.Scope, a.Owner),
+                    new KeyValuePair<string, object?>(RouterTelemetry.Tags.BudgetWindowName, a.Window.ToString()));
             }
         }
     }

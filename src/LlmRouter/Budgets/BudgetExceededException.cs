@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using LlmRouter.Telemetry;
 namespace LlmRouter;
 
 /// <summary>Thrown before any provider call when a budget of the request's scope path cannot cover its worst-case cost.</summary>
@@ -40,4 +42,11 @@ public sealed class BudgetExceededException : LlmRouterException
 
     /// <summary>Gets when the window resets, or <see langword="null"/> for a total budget.</summary>
     public DateTimeOffset? ResetsAt { get; }
+
+    /// <inheritdoc />
+    internal override void TagSpan(Activity span)
+    {
+        span.SetTag(RouterTelemetry.Tags.Scope, Scope);
+        span.SetTag(RouterTelemetry.Tags.BudgetWindowName, Window.ToString());
+    }
 }

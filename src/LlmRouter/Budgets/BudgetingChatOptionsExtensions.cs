@@ -1,16 +1,12 @@
-using LlmRouter.Internal;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter;
 
-/// <summary>Typed access to the budget layer's per-request settings on <see cref="ChatOptions"/> and its cost on responses.</summary>
+/// <summary>Typed access to the budget layer's per-request settings on <see cref="ChatOptions"/>.</summary>
 public static class BudgetingChatOptionsExtensions
 {
     /// <summary>The <see cref="ChatOptions.AdditionalProperties"/> key of the <see cref="ScopePath"/>; never sent to providers.</summary>
     internal const string ScopePathKey = "llmrouter.scope";
-
-    /// <summary>The <see cref="AdditionalPropertiesDictionary"/> key of the <see cref="RequestCost"/> on responses.</summary>
-    internal const string CostKey = "llmrouter.cost";
 
     /// <summary>Sets who is asking (overriding the <see cref="IScopePathSource"/>) and returns the same options, for chaining.</summary>
     /// <param name="options">The request's options.</param>
@@ -29,13 +25,4 @@ public static class BudgetingChatOptionsExtensions
     /// <returns>The path, or <see langword="null"/>.</returns>
     public static ScopePath? GetScopePath(this ChatOptions? options) =>
         options?.AdditionalProperties is { } props && props.TryGetValue(ScopePathKey, out object? value) ? value as ScopePath : null;
-
-    /// <summary>Gets what a response cost, as the budget layer settled it (for streams: on the response combined from the updates, once the stream has ended).</summary>
-    /// <param name="response">A response returned through the budget layer.</param>
-    /// <returns>The cost, or <see langword="null"/> when the response did not come through the budget layer.</returns>
-    public static RequestCost? GetCost(this ChatResponse response)
-    {
-        ArgumentNullException.ThrowIfNull(response);
-        return ResponseAnnotations.Find<RequestCost>(response, CostKey);
-    }
 }

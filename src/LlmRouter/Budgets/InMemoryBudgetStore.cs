@@ -9,7 +9,7 @@ namespace LlmRouter;
 /// </summary>
 public sealed class InMemoryBudgetStore : BudgetStore
 {
-    private readonly ConcurrentDictionary<string, Counter> _counters = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SpendCounter> _counters = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
     /// <inheritdoc />
@@ -21,7 +21,7 @@ public sealed class InMemoryBudgetStore : BudgetStore
             for (int i = 0; i < accounts.Count; i++)
             {
                 BudgetAccount a = accounts[i];
-                Counter c = Current(a, now);
+                SpendCounter c = Current(a, now);
                 if (c.Spent + c.Reserved + amountNanos > a.LimitNanos)
                 {
                     return new(new BudgetReservation(false, i, c.Spent, c.Reserved));
@@ -30,7 +30,7 @@ public sealed class InMemoryBudgetStore : BudgetStore
 
             for (int i = 0; i < accounts.Count; i++)
             {
-                ((Counter)accounts[i].StoreSlot!).Reserved += amountNanos;
+                ((SpendCounter)accounts[i].StoreSlot!).Reserved += amountNanos;
             }
         }
 
@@ -46,7 +46,7 @@ public sealed class InMemoryBudgetStore : BudgetStore
             for (int i = 0; i < accounts.Count; i++)
             {
                 BudgetAccount a = accounts[i];
-                Counter c = Slot(a);
+                SpendCounter c = Slot(a);
                 long at = reservedAt.UtcTicks;
                 if (at >= c.WindowStart && at < c.WindowEnd)
                 {
@@ -65,7 +65,7 @@ public sealed class InMemoryBudgetStore : BudgetStore
         ArgumentNullException.ThrowIfNull(account);
         lock (_gate)
         {
-            Counter c = Current(account, now);
+            SpendCounter c = Current(account, now);
             c.Spent += amountNanos;
             return new(c.Spent);
         }
@@ -77,15 +77,15 @@ public sealed class InMemoryBudgetStore : BudgetStore
         ArgumentNullException.ThrowIfNull(account);
         lock (_gate)
         {
-            Counter c = Current(account, now);
+            SpendCounter c = Current(account, now);
             return new((c.Spent, c.Reserved));
         }
     }
 
     /// <summary>The account's counter, rolled over to the window containing <paramref name="now"/>. Call under the lock.</summary>
-    private Counter Current(BudgetAccount account, DateTimeOffset now)
+    private SpendCounter Current(BudgetAccount account, DateTimeOffset now)
     {
-        Counter c = Slot(account);
+        SpendCounter c = Slot(account);
         long ticks = now.UtcTicks;
         if (ticks >= c.WindowEnd)
         {
@@ -99,20 +99,20 @@ public sealed class InMemoryBudgetStore : BudgetStore
         return c;
     }
 
-    private Counter Slot(BudgetAccount account)
+    private SpendCounter Slot(BudgetAccount account)
     {
         if (ReferenceEquals(account.StoreSlotOwner, this))
         {
-            return (Counter)account.StoreSlot!;
+            return (SpendCounter)account.StoreSlot!;
         }
 
-        Counter c = _counters.GetOrAdd(account.Key, static _ => new Counter());
+        SpendCounter c = _counters.GetOrAdd(account.Key, static _ => new SpendCounter());
         account.StoreSlot = c;
         account.StoreSlotOwner = this;
         return c;
     }
 
-    private sealed class Counter
+    private sealed class SpendCounter
     {
         public long WindowStart = long.MinValue;
         public long WindowEnd = long.MinValue;

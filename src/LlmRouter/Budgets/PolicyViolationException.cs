@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using LlmRouter.Telemetry;
 namespace LlmRouter;
 
 /// <summary>Thrown before any provider call when a request breaks a rule of a scope on its path (allow-lists, regions, rate limits).</summary>
@@ -25,4 +27,11 @@ public sealed class PolicyViolationException : LlmRouterException
 
     /// <summary>Gets, for rate limits, how long to wait before retrying.</summary>
     public TimeSpan? RetryAfter { get; }
+
+    /// <inheritdoc />
+    internal override void TagSpan(Activity span)
+    {
+        span.SetTag(RouterTelemetry.Tags.Scope, Scope);
+        span.SetTag(RouterTelemetry.Tags.Reason, RouterTelemetry.Name(Violation));
+    }
 }

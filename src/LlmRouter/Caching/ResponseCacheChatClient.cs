@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using LlmRouter.Caching.Internal;
+using LlmRouter.Pricing.Internal;
 using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -78,7 +79,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     /// <summary>Gets the hit, miss and bypass counts and the tokens the hits saved.</summary>
     public ResponseCacheStatistics Statistics => new(
         Interlocked.Read(ref _hits), Interlocked.Read(ref _misses), Interlocked.Read(ref _bypassed),
-        Interlocked.Read(ref _outputTokensSaved), Interlocked.Read(ref _inputTokensSaved), Budgets.Internal.Cost.ToUsd(Interlocked.Read(ref _costSavedNanos)));
+        Interlocked.Read(ref _outputTokensSaved), Interlocked.Read(ref _inputTokensSaved), Pricing.Internal.Cost.ToUsd(Interlocked.Read(ref _costSavedNanos)));
 
     /// <inheritdoc />
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -253,7 +254,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         if (!producer)
         {
             decimal saved = stream.Response?.GetCost()?.Usd ?? 0m;
-            Interlocked.Add(ref _costSavedNanos, Budgets.Internal.Cost.ToNanos(saved));
+            Interlocked.Add(ref _costSavedNanos, Pricing.Internal.Cost.ToNanos(saved));
             RecordCostSaved(options, saved);
             Saved(stream.Response?.Usage);
             _budget?.AuditCacheHit(options, streaming: true, saved, admitted ?? default);
@@ -359,7 +360,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
         static void Strip(AdditionalPropertiesDictionary? props, List<(AdditionalPropertiesDictionary, string, object?)> removed)
         {
-            foreach (string key in (ReadOnlySpan<string>)[RoutingChatOptionsExtensions.ReportKey, BudgetingChatOptionsExtensions.CostKey])
+            foreach (string key in (ReadOnlySpan<string>)[RoutingChatOptionsExtensions.ReportKey, RequestCostExtensions.CostKey])
             {
                 if (props?.Remove(key, out object? value) == true)
                 {
@@ -375,7 +376,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         _budget?.AdmitCacheHit(messages, options, streaming, entry.CostUsd);
         ChatResponse response = entry.CreateResponse(Json);
         Interlocked.Increment(ref _hits);
-        Interlocked.Add(ref _costSavedNanos, Budgets.Internal.Cost.ToNanos(entry.CostUsd));
+        Interlocked.Add(ref _costSavedNanos, Pricing.Internal.Cost.ToNanos(entry.CostUsd));
         Served(messages, options, entry.CostUsd);
         Saved(response.Usage);
         return response;

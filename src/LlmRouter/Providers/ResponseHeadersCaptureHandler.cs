@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http;
 using System.Net.Http.Headers;
+using LlmRouter.Providers.Internal;
 using LlmRouter.Routing.Internal;
 
 namespace LlmRouter.Providers;

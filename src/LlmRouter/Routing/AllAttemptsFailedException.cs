@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using LlmRouter.Telemetry;
 namespace LlmRouter;
 
 /// <summary>
@@ -24,5 +26,11 @@ public sealed class AllAttemptsFailedException : LlmRouterException
         ArgumentNullException.ThrowIfNull(attempts);
         return $"All {attempts.Count} attempt(s) for route '{route}' failed: " + string.Join("; ", attempts.Select(a =>
             $"{a.Deployment} ({a.Route}) {a.Outcome}{(a.StatusCode is int s ? $" {s}" : string.Empty)}{(a.FailureKind is FailureKind k ? $" {k}" : string.Empty)}")) + ".";
+    }
+
+    /// <inheritdoc />
+    internal override void TagSpan(Activity span)
+    {
+        span.SetTag(RouterTelemetry.Tags.AttemptCount, Attempts.Count);
     }
 }

@@ -1,4 +1,5 @@
 using System.Net.Http;
+using LlmRouter.Providers.Internal;
 using LlmRouter.Routing.Internal;
 
 namespace LlmRouter;

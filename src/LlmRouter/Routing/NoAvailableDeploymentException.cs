@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using LlmRouter.Telemetry;
 namespace LlmRouter;
 
 /// <summary>Thrown before any provider call when no deployment of the route (or its fallbacks) can be attempted.</summary>
@@ -34,5 +36,11 @@ public sealed class NoAvailableDeploymentException : LlmRouterException
             NoAvailableDeploymentReason.DeploymentBudgetsExhausted => $"Every deployment of route '{route}' and its fallbacks that satisfies the request has exhausted its own budget (DeploymentOptions.Budgets); they return when their budget windows reset.",
             _ => $"Every deployment of route '{route}' and its fallbacks that satisfies the request is cooling down or has an open circuit ({string.Join(", ", unavailable)}); the first is available again at {availableAt:O}.",
         };
+    }
+
+    /// <inheritdoc />
+    internal override void TagSpan(Activity span)
+    {
+        span.SetTag(RouterTelemetry.Tags.NoDeploymentReason, RouterTelemetry.Name(Reason));
     }
 }

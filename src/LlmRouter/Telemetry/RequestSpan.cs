@@ -88,7 +88,7 @@ internal static class RequestSpan
             return;
         }
 
-        bool ours = error is LlmRouterException or BudgetExceededException or PolicyViolationException or BudgetLedgerUnavailableException;
+        bool ours = error is LlmRouterException;
         span.SetStatus(ActivityStatusCode.Error, ours ? error.Message : error.GetType().Name);
         if (!span.IsAllDataRequested)
         {
@@ -97,22 +97,9 @@ internal static class RequestSpan
 
         span.SetTag(Tags.Outcome, error is OperationCanceledException ? "cancelled" : "failed");
         span.SetTag(Tags.ErrorType, error.GetType().FullName);
-        switch (error)
+        if (error is LlmRouterException routerError)
         {
-            case BudgetExceededException budget:
-                span.SetTag(Tags.Scope, budget.Scope);
-                span.SetTag(Tags.BudgetWindow, budget.Window.ToString());
-                break;
-            case PolicyViolationException policy:
-                span.SetTag(Tags.Scope, policy.Scope);
-                span.SetTag(Tags.Reason, Name(policy.Violation));
-                break;
-            case NoAvailableDeploymentException none:
-                span.SetTag(Tags.NoDeploymentReason, Name(none.Reason));
-                break;
-            case AllAttemptsFailedException all:
-                span.SetTag(Tags.AttemptCount, all.Attempts.Count);
-                break;
+            routerError.TagSpan(span);
         }
     }
 
@@ -179,7 +166,7 @@ internal static class RequestSpan
                         }
                     }
 
-                    cost = update.AdditionalProperties?.TryGetValue(BudgetingChatOptionsExtensions.CostKey, out object? c) == true && c is RequestCost rc ? rc : cost;
+                    cost = update.AdditionalProperties?.TryGetValue(RequestCostExtensions.CostKey, out object? c) == true && c is RequestCost rc ? rc : cost;
                 }
 
                 yield return update;

@@ -1,6 +1,8 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
+using System.Text;
 
 namespace LlmRouter.Telemetry;
 
@@ -112,69 +114,52 @@ internal static class RouterTelemetry
         public const string HttpStatus = "http.response.status_code";
         public const string Route = "llmrouter.route";
         public const string ServedRoute = "llmrouter.served_route";
-        public const string Deployment = "llmrouter.deployment";
+        public const string DeploymentName = "llmrouter.deployment";
         public const string Streaming = "llmrouter.streaming";
         public const string Outcome = "llmrouter.outcome";
         public const string AttemptCount = "llmrouter.attempts";
         public const string AttemptNumber = "llmrouter.attempt.number";
-        public const string AttemptOutcome = "llmrouter.attempt.outcome";
+        public const string AttemptOutcomeName = "llmrouter.attempt.outcome";
         public const string Probe = "llmrouter.attempt.probe";
         public const string Hedge = "llmrouter.attempt.hedge";
-        public const string FailureKind = "llmrouter.failure.kind";
+        public const string FailureKindName = "llmrouter.failure.kind";
         public const string FailoverReason = "llmrouter.failover.reason";
         public const string FailoverFrom = "llmrouter.failover.from";
         public const string CacheCostSaved = "llmrouter.cache.cost_saved";
-        public const string CircuitState = "llmrouter.circuit.state";
+        public const string CircuitStateName = "llmrouter.circuit.state";
         public const string CacheHit = "llmrouter.cache.hit";
         public const string CostUsd = "llmrouter.cost.usd";
         public const string CostEstimated = "llmrouter.cost.estimated";
         public const string Scope = "llmrouter.scope";
-        public const string BudgetWindow = "llmrouter.budget.window";
+        public const string BudgetWindowName = "llmrouter.budget.window";
         public const string Reason = "llmrouter.reason";
         public const string NoDeploymentReason = "llmrouter.no_deployment.reason";
     }
 
-    /// <summary>Lower-case, underscore-separated names for enum values in tags (<c>RateLimited</c> -> <c>rate_limited</c>).</summary>
-    public static string Name(FailureKind kind) => kind switch
-    {
-        FailureKind.Transient => "transient",
-        FailureKind.RateLimited => "rate_limited",
-        FailureKind.Misconfigured => "misconfigured",
-        FailureKind.ContextWindowExceeded => "context_window_exceeded",
-        FailureKind.InvalidRequest => "invalid_request",
-        FailureKind.ContentFiltered => "content_filtered",
-        _ => "other",
-    };
+    /// <summary>Lower-case, underscore-separated names for enum values in tags (<c>RateLimited</c> -> <c>rate_limited</c>); "other" for undefined values.</summary>
+    public static string Name<TEnum>(TEnum value)
+        where TEnum : struct, Enum => EnumTagNames<TEnum>.Names.TryGetValue(value, out string? name) ? name : "other";
 
-    /// <inheritdoc cref="Name(FailureKind)"/>
-    public static string Name(AttemptOutcome outcome) => outcome switch
+    /// <summary>The tag names of one enum's values, computed once.</summary>
+    private static class EnumTagNames<TEnum>
+        where TEnum : struct, Enum
     {
-        AttemptOutcome.Succeeded => "succeeded",
-        AttemptOutcome.Failed => "failed",
-        AttemptOutcome.TimedOut => "timed_out",
-        AttemptOutcome.Cancelled => "cancelled",
-        AttemptOutcome.Superseded => "superseded",
-        _ => "other",
-    };
+        public static readonly FrozenDictionary<TEnum, string> Names = Enum.GetValues<TEnum>().Distinct().ToFrozenDictionary(v => v, v => SnakeCase(v.ToString()));
+    }
 
-    /// <inheritdoc cref="Name(FailureKind)"/>
-    public static string Name(PolicyViolation violation) => violation switch
+    private static string SnakeCase(string name)
     {
-        PolicyViolation.RouteNotAllowed => "route_not_allowed",
-        PolicyViolation.RouteDenied => "route_denied",
-        PolicyViolation.RegionNotAllowed => "region_not_allowed",
-        PolicyViolation.RequestRateExceeded => "request_rate_exceeded",
-        PolicyViolation.TokenRateExceeded => "token_rate_exceeded",
-        _ => "other",
-    };
+        var builder = new StringBuilder(name.Length + 8);
+        for (int i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0)
+            {
+                builder.Append('_');
+            }
 
-    /// <inheritdoc cref="Name(FailureKind)"/>
-    public static string Name(NoAvailableDeploymentReason reason) => reason switch
-    {
-        NoAvailableDeploymentReason.NoneMatchConstraints => "none_match_constraints",
-        NoAvailableDeploymentReason.AllUnavailable => "all_unavailable",
-        NoAvailableDeploymentReason.DeploymentBudgetsExhausted => "deployment_budgets_exhausted",
-        NoAvailableDeploymentReason.ContextWindowTooSmall => "context_window_too_small",
-        _ => "other",
-    };
+            builder.Append(char.ToLowerInvariant(name[i]));
+        }
+
+        return builder.ToString();
+    }
 }

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using LlmRouter.Budgets.Internal;
 using LlmRouter.IntegrationTests.Caching;
+using LlmRouter.Pricing.Internal;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LlmRouter.Budgets.Internal;
+using LlmRouter.Pricing.Internal;
 using LlmRouter.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;

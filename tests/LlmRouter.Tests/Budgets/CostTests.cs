@@ -1,4 +1,5 @@
 using LlmRouter.Budgets.Internal;
+using LlmRouter.Pricing.Internal;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter.Tests.Budgets;

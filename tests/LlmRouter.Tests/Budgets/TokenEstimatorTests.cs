@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmRouter.Budgets.Internal;
+using LlmRouter.Pricing.Internal;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter.Tests.Budgets;

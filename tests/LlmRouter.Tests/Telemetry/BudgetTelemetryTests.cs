@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LlmRouter.Pricing.Internal;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;

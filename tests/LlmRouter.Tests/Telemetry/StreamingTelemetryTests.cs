@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using LlmRouter.Pricing.Internal;
 using LlmRouter.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LlmRouter.Budgets.Internal;
+using LlmRouter.Pricing.Internal;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter.Routing.Internal;

@@ -21,7 +21,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
         Activity? span = Source.StartActivity($"attempt {d.Name}", ActivityKind.Internal);
         if (span is { IsAllDataRequested: true })
         {
-            span.SetTag(Tags.Deployment, d.Name);
+            span.SetTag(Tags.DeploymentName, d.Name);
             span.SetTag(Tags.Route, request.CurrentRouteName);
             span.SetTag(Tags.Provider, d.ProviderName);
             span.SetTag(Tags.RequestModel, d.ModelId);
@@ -49,14 +49,14 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
             Failovers.Add(1, new TagList
             {
                 { Tags.Route, request.RequestedRoute },
-                { Tags.Deployment, failed.Deployment },
+                { Tags.DeploymentName, failed.Deployment },
                 { Tags.FailoverReason, failed.FailureKind is FailureKind k ? Name(k) : Name(failed.Outcome) },
             });
         }
 
         if (pick.CircuitProbe && CircuitTransitions.Enabled)
         {
-            CircuitTransitions.Add(1, new KeyValuePair<string, object?>(Tags.Deployment, pick.Deployment.Name), new KeyValuePair<string, object?>(Tags.CircuitState, "half_open"));
+            CircuitTransitions.Add(1, new KeyValuePair<string, object?>(Tags.DeploymentName, pick.Deployment.Name), new KeyValuePair<string, object?>(Tags.CircuitStateName, "half_open"));
         }
     }
 
@@ -84,27 +84,27 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
             case HealthTransition.CooledDown:
                 if (Cooldowns.Enabled)
                 {
-                    Cooldowns.Add(1, new KeyValuePair<string, object?>(Tags.Deployment, deployment.Name), new KeyValuePair<string, object?>(Tags.FailureKind, Name(failure.Kind)));
+                    Cooldowns.Add(1, new KeyValuePair<string, object?>(Tags.DeploymentName, deployment.Name), new KeyValuePair<string, object?>(Tags.FailureKindName, Name(failure.Kind)));
                 }
 
                 if (deployment.CooldownUntil is DateTimeOffset until)
                 {
-                    Telemetry.Log.CooledDown(runtime.Logger, deployment.Name, until, failure.Kind, failure.StatusCode);
+                    RoutingLog.CooledDown(runtime.Logger, deployment.Name, until, failure.Kind, failure.StatusCode);
                 }
 
                 break;
             case HealthTransition.CircuitOpened:
                 CountCircuit(deployment, "open");
-                Telemetry.Log.CircuitOpened(runtime.Logger, deployment.Name, deployment.Health.ConsecutiveFailures, runtime.Settings.Health.BreakDuration);
+                RoutingLog.CircuitOpened(runtime.Logger, deployment.Name, deployment.Health.ConsecutiveFailures, runtime.Settings.Health.BreakDuration);
                 break;
             case HealthTransition.CircuitClosed:
-                Telemetry.Log.CircuitClosed(runtime.Logger, deployment.Name);
+                RoutingLog.CircuitClosed(runtime.Logger, deployment.Name);
                 CountCircuit(deployment, "closed");
                 break;
         }
     }
 
-    public void LastResort(string route, Deployment deployment) => Telemetry.Log.LastResortAttempt(runtime.Logger, route, deployment.Name);
+    public void LastResort(string route, Deployment deployment) => RoutingLog.LastResortAttempt(runtime.Logger, route, deployment.Name);
 
     public void Hedged(RoutedRequest request, Deployment deployment, bool won)
     {
@@ -115,7 +115,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
 
         if (Hedges.Enabled)
         {
-            Hedges.Add(1, new TagList { { Tags.Route, request.RequestedRoute }, { Tags.Deployment, deployment.Name }, { Tags.Outcome, won ? "won" : "started" } });
+            Hedges.Add(1, new TagList { { Tags.Route, request.RequestedRoute }, { Tags.DeploymentName, deployment.Name }, { Tags.Outcome, won ? "won" : "started" } });
         }
     }
 
@@ -123,7 +123,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
     {
         if (RateLimitDeferrals.Enabled)
         {
-            RateLimitDeferrals.Add(1, new KeyValuePair<string, object?>(Tags.Route, route), new KeyValuePair<string, object?>(Tags.Deployment, deployment.Name));
+            RateLimitDeferrals.Add(1, new KeyValuePair<string, object?>(Tags.Route, route), new KeyValuePair<string, object?>(Tags.DeploymentName, deployment.Name));
         }
     }
 
@@ -131,7 +131,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
     {
         Activity? span = request.AttemptSpan;
         request.AttemptSpan = null;
-        span?.SetTag(Tags.AttemptOutcome, "succeeded");
+        span?.SetTag(Tags.AttemptOutcomeName, "succeeded");
         return span;
     }
 
@@ -139,7 +139,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
     {
         if (error is not null)
         {
-            Telemetry.Log.StreamFailedAfterFirstUpdate(runtime.Logger, deployment.Name, route, error.GetType().Name);
+            RoutingLog.StreamFailedAfterFirstUpdate(runtime.Logger, deployment.Name, route, error.GetType().Name);
         }
         else
         {
@@ -199,7 +199,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
 
         span.SetTag(Tags.Route, report.RequestedRoute);
         span.SetTag(Tags.ServedRoute, report.Route);
-        span.SetTag(Tags.Deployment, report.Deployment);
+        span.SetTag(Tags.DeploymentName, report.Deployment);
         span.SetTag(Tags.AttemptCount, report.AttemptCount);
         if (runtime.FindDeployment(report.Deployment) is { ProviderName: { } provider })
         {
@@ -214,7 +214,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
             request.AttemptSpan = null;
             if (span.IsAllDataRequested)
             {
-                span.SetTag(Tags.AttemptOutcome, Name(end.Outcome));
+                span.SetTag(Tags.AttemptOutcomeName, Name(end.Outcome));
                 if (end.Error is { } error)
                 {
                     span.SetTag(Tags.ErrorType, error.GetType().FullName);
@@ -223,7 +223,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
 
                 if (end.Failure is { } f)
                 {
-                    span.SetTag(Tags.FailureKind, Name(f.Kind));
+                    span.SetTag(Tags.FailureKindName, Name(f.Kind));
                     if (f.StatusCode is int status)
                     {
                         span.SetTag(Tags.HttpStatus, status);
@@ -241,9 +241,9 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
             var tags = new TagList
             {
                 { Tags.Route, end.Route },
-                { Tags.Deployment, d.Name },
+                { Tags.DeploymentName, d.Name },
                 { Tags.Provider, d.ProviderName },
-                { Tags.AttemptOutcome, Name(end.Outcome) },
+                { Tags.AttemptOutcomeName, Name(end.Outcome) },
             };
             if (end.Error is { } error)
             {
@@ -254,7 +254,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
             AttemptDuration.Record(end.Elapsed.TotalSeconds, tags);
             if (streaming && end.Outcome == AttemptOutcome.Succeeded)
             {
-                TimeToFirstChunk.Record(end.Elapsed.TotalSeconds, new TagList { { Tags.Route, end.Route }, { Tags.Deployment, d.Name } });
+                TimeToFirstChunk.Record(end.Elapsed.TotalSeconds, new TagList { { Tags.Route, end.Route }, { Tags.DeploymentName, d.Name } });
             }
         }
     }
@@ -266,15 +266,15 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
         string deployment = end.Deployment.Name;
         if (end.TimedOutAfter is TimeSpan after)
         {
-            Telemetry.Log.AttemptTimedOut(runtime.Logger, request.Attempts, deployment, end.Route, after);
+            RoutingLog.AttemptTimedOut(runtime.Logger, request.Attempts, deployment, end.Route, after);
         }
         else if (end.FailedOver)
         {
-            Telemetry.Log.AttemptFailedOver(runtime.Logger, request.Attempts, deployment, end.Route, c.Kind, c.StatusCode, errorType);
+            RoutingLog.AttemptFailedOver(runtime.Logger, request.Attempts, deployment, end.Route, c.Kind, c.StatusCode, errorType);
         }
         else
         {
-            Telemetry.Log.AttemptFailedStop(runtime.Logger, request.Attempts, deployment, end.Route, c.Kind, c.StatusCode, errorType);
+            RoutingLog.AttemptFailedStop(runtime.Logger, request.Attempts, deployment, end.Route, c.Kind, c.StatusCode, errorType);
         }
     }
 
@@ -287,12 +287,12 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
 
         if (usage.InputTokenCount is long input)
         {
-            Tokens.Add(input, new TagList { { Tags.Route, route }, { Tags.Deployment, d.Name }, { Tags.TokenType, "input" } });
+            Tokens.Add(input, new TagList { { Tags.Route, route }, { Tags.DeploymentName, d.Name }, { Tags.TokenType, "input" } });
         }
 
         if (usage.OutputTokenCount is long output)
         {
-            Tokens.Add(output, new TagList { { Tags.Route, route }, { Tags.Deployment, d.Name }, { Tags.TokenType, "output" } });
+            Tokens.Add(output, new TagList { { Tags.Route, route }, { Tags.DeploymentName, d.Name }, { Tags.TokenType, "output" } });
         }
     }
 
@@ -300,7 +300,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
     {
         if (CircuitTransitions.Enabled)
         {
-            CircuitTransitions.Add(1, new KeyValuePair<string, object?>(Tags.Deployment, d.Name), new KeyValuePair<string, object?>(Tags.CircuitState, state));
+            CircuitTransitions.Add(1, new KeyValuePair<string, object?>(Tags.DeploymentName, d.Name), new KeyValuePair<string, object?>(Tags.CircuitStateName, state));
         }
     }
 }

@@ -34,19 +34,7 @@ internal static class StreamRunner
         Activity? owned = RequestSpan.ShouldStart(messages) ? RequestSpan.Start(messages, options, streaming: true) : null;
         Activity? span = owned ?? (RouterTelemetry.Source.HasListeners() ? RequestSpan.Find(messages) : null);
         messages = Replayable(messages);
-        RoutedRequest request;
-        try
-        {
-            request = RoutedRequest.Begin(runtime, messages, options, streaming: true);
-        }
-        catch (LlmRouterException ex)
-        {
-            runtime.Observer.RequestEnded(runtime.RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
-            RequestSpan.Failed(owned, ex);
-            owned?.Dispose();
-            throw;
-        }
-
+        RoutedRequest request = Begin(runtime, messages, options, owned);
         string requestedRoute = request.RequestedRoute;
         long startedAt = request.StartedAt;
         span?.SetTag(RouterTelemetry.Tags.Route, requestedRoute);
@@ -78,9 +66,7 @@ internal static class StreamRunner
             {
                 // The serving deployment's stream ended without an update.
                 ended = true;
-                runtime.Observer.RequestEnded(requestedRoute, startedAt, null);
-                runtime.Observer.StreamEnded(serving.Span, serving.Deployment, serving.Route, usage: null, error: null);
-                RequestSpan.Served(owned, null, null, null);
+                EndedEmpty(runtime, serving, requestedRoute, startedAt, owned);
                 yield break;
             }
 
@@ -127,25 +113,55 @@ internal static class StreamRunner
         }
         finally
         {
-            try
-            {
-                await serving.Updates.DisposeAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                serving.Link.Dispose();
-                serving.Timeout?.Dispose();
-                if (!ended)
-                {
-                    // Abandoned by the caller (or cancelled) after the first update.
-                    runtime.Observer.RequestEnded(requestedRoute, startedAt, new OperationCanceledException());
-                    runtime.Observer.StreamAbandoned(serving.Span, owned);
-                }
-
-                serving.Span?.Dispose();
-                owned?.Dispose();
-            }
+            await CloseAsync(runtime, serving, ended, requestedRoute, startedAt, owned).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Disposes the served stream and ends its spans; a stream the caller left before its end counts as cancelled.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask CloseAsync(RouterRuntime runtime, OpenedStream serving, bool ended, string requestedRoute, long startedAt, Activity? owned)
+    {
+        try
+        {
+            await serving.Updates.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            serving.Link.Dispose();
+            serving.Timeout?.Dispose();
+            if (!ended)
+            {
+                // Abandoned by the caller (or cancelled) after the first update.
+                runtime.Observer.RequestEnded(requestedRoute, startedAt, new OperationCanceledException());
+                runtime.Observer.StreamAbandoned(serving.Span, owned);
+            }
+
+            serving.Span?.Dispose();
+            owned?.Dispose();
+        }
+    }
+
+    /// <summary>Begins the request's routing; an unknown route ends the request (and its span) before it throws.</summary>
+    private static RoutedRequest Begin(RouterRuntime runtime, IEnumerable<ChatMessage> messages, ChatOptions? options, Activity? owned)
+    {
+        try
+        {
+            return RoutedRequest.Begin(runtime, messages, options, streaming: true);
+        }
+        catch (LlmRouterException ex)
+        {
+            runtime.Observer.RequestEnded(runtime.RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
+            RequestSpan.Failed(owned, ex);
+            owned?.Dispose();
+            throw;
+        }
+    }
+
+    private static void EndedEmpty(RouterRuntime runtime, in OpenedStream serving, string requestedRoute, long startedAt, Activity? owned)
+    {
+        runtime.Observer.RequestEnded(requestedRoute, startedAt, null);
+        runtime.Observer.StreamEnded(serving.Span, serving.Deployment, serving.Route, usage: null, error: null);
+        RequestSpan.Served(owned, null, null, null);
     }
 
     /// <summary>The serving attempt: its success recorded, the report on its first update; its span lasts as long as its stream.</summary>

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 
-namespace LlmRouter.Telemetry;
+namespace LlmRouter.Routing.Internal;
 
 /// <summary>Source-generated log messages. Never logs prompts, responses, keys or headers.</summary>
-internal static partial class Log
+internal static partial class RoutingLog
 {
     [LoggerMessage(1, LogLevel.Warning, "Attempt {Attempt} on deployment '{Deployment}' (route '{Route}') failed: {Kind} {StatusCode} ({ErrorType}); failing over.")]
     public static partial void AttemptFailedOver(ILogger logger, int attempt, string deployment, string route, FailureKind kind, int? statusCode, string errorType);

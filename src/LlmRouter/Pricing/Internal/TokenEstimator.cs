@@ -5,7 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.Tokenizers;
 
-namespace LlmRouter.Budgets.Internal;
+namespace LlmRouter.Pricing.Internal;
 
 /// <summary>
 /// Token counts of prompts and responses: a fast, deliberately high estimate for budget reservations on the hot path,

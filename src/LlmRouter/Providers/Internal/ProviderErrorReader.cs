@@ -6,7 +6,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Reflection;
 
-namespace LlmRouter.Routing.Internal;
+namespace LlmRouter.Providers.Internal;
 
 /// <summary>Status code and Retry-After found in a provider exception.</summary>
 internal readonly record struct ProviderError(int? StatusCode, TimeSpan? RetryAfter);

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace LlmRouter;
 
 /// <summary>Base of the router's own errors; each subclass carries the facts a caller can act on in properties.</summary>
@@ -15,4 +17,9 @@ public abstract class LlmRouterException : Exception
 
     /// <summary>Gets the route the request named (or the default route).</summary>
     public string Route { get; }
+
+    /// <summary>Adds the error's facts to the request span that failed with it (its type and status are already set).</summary>
+    internal virtual void TagSpan(Activity span)
+    {
+    }
 }

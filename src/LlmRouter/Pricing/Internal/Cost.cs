@@ -1,6 +1,6 @@
 using Microsoft.Extensions.AI;
 
-namespace LlmRouter.Budgets.Internal;
+namespace LlmRouter.Pricing.Internal;
 
 /// <summary>
 /// Cost arithmetic. Money is carried as <see langword="long"/> nano-USD (1e-9 USD) so ledgers can add it with
