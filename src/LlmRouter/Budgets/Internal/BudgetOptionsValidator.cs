@@ -58,6 +58,12 @@ internal static class BudgetOptionsValidator
             }
         }
 
+        ValidatePrices(deployments, anyScopeBudget, failures);
+    }
+
+    /// <summary>Reports each deployment without a price that has budgets of its own, or any when a scope has budgets.</summary>
+    public static void ValidatePrices(IEnumerable<(string Name, ModelPrice? Price, int Budgets)> deployments, bool anyScopeBudget, List<string> failures)
+    {
         foreach ((string name, ModelPrice? price, int budgets) in deployments)
         {
             if (price is null && (anyScopeBudget || budgets > 0))
