@@ -51,23 +51,7 @@ internal sealed class LlmRouterOptionsValidator : IValidateOptions<LlmRouterOpti
             failures.Add($"{S}:FailureClassifier is null: leave the default or set a FailureClassifier instance.");
         }
 
-        if (options.ResponseCache is { } cache)
-        {
-            CheckPositive(failures, $"{S}:ResponseCache:TimeToLive", cache.TimeToLive);
-        }
-
         DeploymentOptionsValidator.ValidateBudgets(options.Deployments, failures);
-        if (options.Budgets is not null)
-        {
-            // Deployments with budgets of their own were checked for a price above; here only those a scope budget needs.
-            Budgets.Internal.BudgetOptionsValidator.Validate(
-                options.Budgets,
-                options.Deployments.Where(d => d is not null && d.Budgets.Count == 0).Select(d => (d.Name, DeploymentOptionsValidator.Price(d), 0)),
-                RouteOptionsValidator.KnownRoutes(options),
-                $"{S}:Budgets",
-                failures);
-        }
-
         return failures;
     }
 }
