@@ -1,7 +1,7 @@
-using LlmRouter;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 
-namespace Microsoft.Extensions.DependencyInjection;
+namespace LlmRouter;
 
 /// <summary>
 /// Adds deployments, routes and strategies to the router registered by <c>AddLlmRouter</c>, and turns on the budget and
