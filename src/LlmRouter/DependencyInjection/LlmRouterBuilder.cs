@@ -151,7 +151,8 @@ public sealed class LlmRouterBuilder
     /// own (<see cref="DeploymentOptions.Budgets"/>). Defaults: no scope policies, <see cref="BudgetOptions.DefaultMaxOutputTokens"/>
     /// 4,096, <see cref="BudgetOptions.OnLedgerFailure"/> <see cref="LedgerFailureMode.FailClosed"/>,
     /// <see cref="BudgetOptions.AuditContent"/> <see langword="false"/>; counters in the registered <see cref="BudgetStore"/>
-    /// (default in memory). The options are validated at start-up with the router's.
+    /// (default in memory). The options are validated at start-up with the router's. The layer is part of the
+    /// <see cref="IChatClient"/> that <c>AddLlmRouter</c> registers; <see cref="LlmRouterChatClient.Create"/> returns the router alone.
     /// </summary>
     /// <param name="configure">Adds scope policies and changes the other options.</param>
     /// <returns>This builder.</returns>
@@ -170,6 +171,8 @@ public sealed class LlmRouterBuilder
     /// exists. Either way it is added only while <see cref="ResponseCacheOptions.Enabled"/> is <see langword="true"/>.
     /// Defaults: <see cref="ResponseCacheOptions.Enabled"/> <see langword="true"/>, <see cref="ResponseCacheOptions.TimeToLive"/>
     /// 1 hour, one shared partition (<see cref="ResponseCacheOptions.Partition"/> unset). The options are validated at start-up.
+    /// The cache is part of the <see cref="IChatClient"/> that <c>AddLlmRouter</c> registers; <see cref="LlmRouterChatClient.Create"/>
+    /// returns the router alone.
     /// </summary>
     /// <param name="configure">Changes the options; pass <c>_ =&gt; { }</c> for the defaults.</param>
     /// <returns>This builder.</returns>
