@@ -73,13 +73,12 @@ internal static class SimulatedDemo
                     o.LatencyRanking.ExplorationRate = 0.05;
                     o.Health.ConsecutiveFailureThreshold = 3;
                     o.Health.BreakDuration = TimeSpan.FromSeconds(2);
-                    if (budget is decimal usd)
-                    {
-                        // Prices come from the catalogue by model id (gpt-4o-mini, claude-haiku-4-5).
-                        o.Budgets = new BudgetOptions();
-                        o.Budgets.Scopes.Add(new ScopePolicy { Scope = "team:demo", Budgets = { new BudgetLimit { LimitUsd = usd, Window = BudgetWindow.Total } } });
-                    }
                 });
+            if (budget is decimal usd)
+            {
+                // Prices come from the catalogue by model id (gpt-4o-mini, claude-haiku-4-5).
+                router.ConfigureBudgets(b => b.Scopes.Add(new ScopePolicy { Scope = "team:demo", Budgets = { new BudgetLimit { LimitUsd = usd, Window = BudgetWindow.Total } } }));
+            }
         });
         await using ServiceProvider provider = services.BuildServiceProvider();
         IChatClient chat = provider.GetRequiredService<IChatClient>();

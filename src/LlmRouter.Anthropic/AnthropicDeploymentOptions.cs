@@ -1,6 +1,4 @@
-using LlmRouter;
-
-namespace Microsoft.Extensions.DependencyInjection;
+namespace LlmRouter;
 
 /// <summary>How to reach the Anthropic Messages API.</summary>
 public sealed class AnthropicDeploymentOptions

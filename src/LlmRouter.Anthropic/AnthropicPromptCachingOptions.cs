@@ -1,6 +1,6 @@
 using Anthropic.Models.Messages;
 
-namespace Microsoft.Extensions.DependencyInjection;
+namespace LlmRouter;
 
 /// <summary>
 /// Automatic Anthropic prompt caching for a deployment (<see cref="AnthropicDeploymentOptions.PromptCaching"/>): the

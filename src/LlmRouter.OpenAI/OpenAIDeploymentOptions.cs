@@ -1,6 +1,4 @@
-using LlmRouter;
-
-namespace Microsoft.Extensions.DependencyInjection;
+namespace LlmRouter;
 
 /// <summary>How to reach an OpenAI Chat Completions endpoint: OpenAI itself, Azure OpenAI's v1 endpoint, or any OpenAI-compatible host.</summary>
 public sealed class OpenAIDeploymentOptions

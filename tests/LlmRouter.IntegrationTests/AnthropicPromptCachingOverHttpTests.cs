@@ -34,7 +34,7 @@ public class AnthropicPromptCachingOverHttpTests
                 },
                 d => d.Price = Price)
             .AddRoute("chat", "anthropic")
-            .Configure(o => o.Budgets = new BudgetOptions()));
+            .ConfigureBudgets(_ => { }));
         await using ServiceProvider provider = services.BuildServiceProvider();
         IChatClient chat = provider.GetRequiredService<IChatClient>();
         var options = new ChatOptions { ModelId = "chat", Instructions = Document };

@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using LlmRouter;
+using LlmRouter.Budgets.Internal;
+using LlmRouter.Caching.Internal;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Configuration;
@@ -12,14 +14,19 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers LlmRouter as the application's <see cref="IChatClient"/>.</summary>
 public static class LlmRouterServiceCollectionExtensions
 {
-    private const string BindingMessage = "Binds LlmRouterOptions from configuration by reflection; in trimmed or native AOT apps configure the router in code instead.";
+    private const string BindingMessage = "Binds LlmRouterOptions, BudgetOptions and ResponseCacheOptions from configuration by reflection; in trimmed or native AOT apps configure the router in code instead.";
+    private const string BudgetsSection = "Budgets";
+    private const string ResponseCacheSection = "ResponseCache";
 
     /// <summary>
-    /// Registers an <see cref="LlmRouterChatClient"/> configured in code and the <see cref="IChatClient"/> built over it.
-    /// Options are validated at start-up (<c>ValidateOnStart</c>) when a host runs, otherwise when the client is first resolved.
+    /// Registers an <see cref="LlmRouterChatClient"/> configured in code and the <see cref="IChatClient"/> built over it:
+    /// the budget layer when <see cref="LlmRouterBuilder.ConfigureBudgets"/> is called or a deployment has budgets, and the
+    /// response cache when <see cref="LlmRouterBuilder.ConfigureResponseCache"/> is called. Options
+    /// (<see cref="LlmRouterOptions"/>, <see cref="BudgetOptions"/>, <see cref="ResponseCacheOptions"/>) are validated at
+    /// start-up (<c>ValidateOnStart</c>) when a host runs, otherwise when the client is first resolved.
     /// </summary>
     /// <param name="services">The service collection.</param>
-    /// <param name="configure">Adds deployments and routes.</param>
+    /// <param name="configure">Adds deployments and routes, and configures the budget and cache layers.</param>
     /// <returns>A <see cref="ChatClientBuilder"/> for middleware over the router (UseOpenTelemetry, UseFunctionInvocation, UseLogging...).</returns>
     public static ChatClientBuilder AddLlmRouter(this IServiceCollection services, Action<LlmRouterBuilder> configure)
     {
@@ -31,6 +38,9 @@ public static class LlmRouterServiceCollectionExtensions
     /// <summary>
     /// Registers an <see cref="LlmRouterChatClient"/> bound from configuration (usually the "LlmRouter" section), where
     /// deployments name keyed <see cref="IChatClient"/> services in <c>ClientKey</c>, plus optional code configuration.
+    /// The section's "Budgets" child binds <see cref="BudgetOptions"/> and adds the budget layer (also added when a
+    /// deployment has budgets); its "ResponseCache" child binds <see cref="ResponseCacheOptions"/> and adds the response
+    /// cache unless it says <c>"Enabled": false</c>.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The section to bind, for example <c>builder.Configuration.GetSection("LlmRouter")</c>.</param>
@@ -50,14 +60,26 @@ public static class LlmRouterServiceCollectionExtensions
     private static ChatClientBuilder AddCore(IServiceCollection services, IConfiguration? configuration, Action<LlmRouterBuilder>? configure)
     {
         OptionsBuilder<LlmRouterOptions> options = services.AddOptions<LlmRouterOptions>();
+        OptionsBuilder<BudgetOptions> budgetOptions = services.AddOptions<BudgetOptions>();
+        OptionsBuilder<ResponseCacheOptions> cacheOptions = services.AddOptions<ResponseCacheOptions>();
+        IConfigurationSection? budgetsSection = configuration?.GetSection(BudgetsSection);
+        IConfigurationSection? cacheSection = configuration?.GetSection(ResponseCacheSection);
         if (configuration is not null)
         {
             options.Bind(configuration);
+            budgetOptions.Bind(budgetsSection!);
+            cacheOptions.Bind(cacheSection!);
         }
 
         options.ValidateOnStart();
+        budgetOptions.ValidateOnStart();
+        cacheOptions.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LlmRouterOptions>, LlmRouterOptionsValidator>(sp => new LlmRouterOptionsValidator(sp)));
-        configure?.Invoke(new LlmRouterBuilder(services));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BudgetOptions>, BudgetOptionsValidator>(
+            sp => new BudgetOptionsValidator(sp.GetRequiredService<IOptions<LlmRouterOptions>>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ResponseCacheOptions>, ResponseCacheOptionsValidator>());
+        var builder = new LlmRouterBuilder(services);
+        configure?.Invoke(builder);
 
         services.TryAddSingleton(sp => new LlmRouterChatClient(
             sp.GetRequiredService<IOptions<LlmRouterOptions>>().Value,
@@ -69,16 +91,19 @@ public static class LlmRouterServiceCollectionExtensions
         services.AddHybridCache();
 
         // The layers the options turn on, innermost first: router, budgets, cache (hits cost nothing, denied requests never reach a provider).
+        // A layer is on when its configuration section exists (read now, as binding is) or the builder configured it in code.
         return services.AddChatClient(sp =>
         {
-            LlmRouterOptions options = sp.GetRequiredService<IOptions<LlmRouterOptions>>().Value;
             IChatClient client = sp.GetRequiredService<LlmRouterChatClient>();
-            if (options.Budgets is not null || options.Deployments.Any(d => d.Budgets.Count > 0))
+            if (builder.BudgetsConfigured
+                || budgetsSection?.Exists() == true
+                || sp.GetRequiredService<IOptions<LlmRouterOptions>>().Value.Deployments.Any(d => d.Budgets.Count > 0))
             {
-                client = BudgetChatClientBuilderExtensions.Create(client, options.Budgets ?? new BudgetOptions(), sp);
+                client = BudgetChatClientBuilderExtensions.Create(client, sp.GetRequiredService<IOptions<BudgetOptions>>().Value, sp);
             }
 
-            if (options.ResponseCache is { Enabled: true } cache)
+            if ((builder.ResponseCacheConfigured || cacheSection?.Exists() == true)
+                && sp.GetRequiredService<IOptions<ResponseCacheOptions>>().Value is { Enabled: true } cache)
             {
                 client = new ResponseCacheChatClient(client, sp.GetRequiredService<HybridCache>(), cache, sp.GetService<TimeProvider>());
             }

@@ -45,20 +45,6 @@ public sealed class LlmRouterOptions
     /// </summary>
     public Random? Random { get; set; }
 
-    /// <summary>
-    /// Gets or sets the response cache <c>AddLlmRouter</c> puts over the router (HybridCache; Redis as its distributed tier
-    /// when an <c>IDistributedCache</c> is registered). <see langword="null"/> (the default) adds none; the configuration
-    /// section "LlmRouter:ResponseCache" turns it on. The router itself ignores this; <c>UseResponseCache</c> is the code alternative.
-    /// </summary>
-    public ResponseCacheOptions? ResponseCache { get; set; }
-
-    /// <summary>
-    /// Gets or sets the budget and governance layer <c>AddLlmRouter</c> puts over the router (under the cache).
-    /// <see langword="null"/> (the default) adds none, unless a deployment has budgets; the configuration section
-    /// "LlmRouter:Budgets" turns it on. The router itself ignores this; <c>UseBudgets</c> is the code alternative.
-    /// </summary>
-    public BudgetOptions? Budgets { get; set; }
-
     /// <summary>Gets the custom ranking strategies by name, usable in <see cref="RouteOptions.Strategy"/>.</summary>
     public IDictionary<string, RankingStrategy> Strategies { get; } = new Dictionary<string, RankingStrategy>(StringComparer.OrdinalIgnoreCase);
 }

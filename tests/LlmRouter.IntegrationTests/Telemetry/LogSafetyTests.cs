@@ -263,18 +263,12 @@ public sealed class LogSafetyTests
                     d => d.ContextWindow = 100_000)
                 .AddRoute("openai-first", r => { r.Deployments.Add("openai"); r.Deployments.Add("anthropic"); r.Strategy = "Ordered"; })
                 .AddRoute("anthropic-first", r => { r.Deployments.Add("anthropic"); r.Deployments.Add("openai"); r.Strategy = "Ordered"; })
-                .Configure(o =>
+                .ConfigureBudgets(b =>
                 {
-                    o.Budgets = new BudgetOptions
-                    {
-                        Scopes =
-                        {
-                            new ScopePolicy { Scope = "org:acme", Budgets = { new() { Window = BudgetWindow.Day, LimitUsd = 100 } } },
-                            new ScopePolicy { Scope = "user:*", Budgets = { new() { Window = BudgetWindow.Day, LimitUsd = 10 } }, RequestsPerMinute = 1_000 },
-                        },
-                    };
-                    o.ResponseCache = new ResponseCacheOptions();
-                }));
+                    b.Scopes.Add(new ScopePolicy { Scope = "org:acme", Budgets = { new() { Window = BudgetWindow.Day, LimitUsd = 100 } } });
+                    b.Scopes.Add(new ScopePolicy { Scope = "user:*", Budgets = { new() { Window = BudgetWindow.Day, LimitUsd = 10 } }, RequestsPerMinute = 1_000 });
+                })
+                .ConfigureResponseCache(_ => { }));
 
             // The Anthropic SDK sends its key as "Authorization: Bearer"; clients on Anthropic's documented header (older SDKs,
             // AddHttpDeployment over raw HTTP) send "x-api-key". Send both, so the echo and the logs see both.

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace LlmRouter.Tests.DependencyInjection;
 
-/// <summary>The response cache and the budget layer turned on from configuration alone.</summary>
+/// <summary>The response cache and the budget layer turned on from configuration alone, or by the builder in code.</summary>
 public class ConfiguredLayersTests
 {
     private const string Json = """
@@ -78,18 +78,179 @@ public class ConfiguredLayersTests
           }
         }
         """;
+
+        List<OptionsValidationException> errors = await StartUpFailures(json);
+
+        string[] failures = [.. errors.SelectMany(e => e.Failures)];
+        Assert.Contains(failures, f => f.Contains("LlmRouter:ResponseCache:TimeToLive", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("LlmRouter:Budgets:Scopes:0 ('team:search'):Budgets:0:LimitUsd", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("DowngradeRoute 'cheap'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("('homegrown'):Price is missing", StringComparison.Ordinal));
+        Assert.Equal(2, errors.Count);
+        Assert.Contains(errors, e => e.OptionsType == typeof(BudgetOptions));
+        Assert.Contains(errors, e => e.OptionsType == typeof(ResponseCacheOptions));
+    }
+
+    [Fact]
+    public async Task Budgets_and_ResponseCache_sections_bind_their_own_options()
+    {
+        await using ServiceProvider services = Build(Json, new TestChatClient("mini"));
+
+        BudgetOptions budgets = services.GetRequiredService<IOptions<BudgetOptions>>().Value;
+        ResponseCacheOptions cache = services.GetRequiredService<IOptions<ResponseCacheOptions>>().Value;
+
+        Assert.Equal(1000, budgets.DefaultMaxOutputTokens);
+        Assert.Equal(LedgerFailureMode.FailOpen, budgets.OnLedgerFailure);
+        Assert.Equal(["team:search", "user:*"], budgets.Scopes.Select(s => s.Scope));
+        Assert.Equal(0.0009m, budgets.Scopes[0].Budgets.Single().LimitUsd);
+        Assert.Equal(100, budgets.Scopes[1].RequestsPerMinute);
+        Assert.True(cache.Enabled);
+        Assert.Equal(TimeSpan.FromMinutes(10), cache.TimeToLive);
+    }
+
+    [Theory]
+    [InlineData(
+        "\"Budgets\": { \"DefaultMaxOutputTokens\": 0 }",
+        typeof(BudgetOptions),
+        "LlmRouter:Budgets:DefaultMaxOutputTokens is 0: it must be a positive number of tokens (default 4096).")]
+    [InlineData(
+        "\"ResponseCache\": { \"TimeToLive\": \"00:00:00\" }",
+        typeof(ResponseCacheOptions),
+        "LlmRouter:ResponseCache:TimeToLive is 00:00:00: it must be positive (for example \"00:00:30\").")]
+    public async Task A_bad_value_in_either_section_is_named_at_start_up(string section, Type optionsType, string failure)
+    {
+        string json = $$"""
+        {
+          "LlmRouter": {
+            "Deployments": [ { "Name": "mini", "ClientKey": "openai", "ModelId": "gpt-4o-mini" } ],
+            {{section}}
+          }
+        }
+        """;
+
+        OptionsValidationException error = Assert.Single(await StartUpFailures(json));
+
+        Assert.Equal(optionsType, error.OptionsType);
+        Assert.Equal([failure], error.Failures);
+    }
+
+    [Fact]
+    public async Task Without_the_sections_neither_layer_is_added_and_a_disabled_cache_is_not_either()
+    {
+        string json = """
+        {
+          "LlmRouter": {
+            "Deployments": [ { "Name": "mini", "ClientKey": "openai", "ModelId": "gpt-4o-mini" } ],
+            "ResponseCache": { "Enabled": false }
+          }
+        }
+        """;
+        await using ServiceProvider bare = Build("""{ "LlmRouter": { "Deployments": [ { "Name": "mini", "ClientKey": "openai" } ] } }""", new TestChatClient("mini"));
+        await using ServiceProvider disabled = Build(json, new TestChatClient("mini"));
+
+        Assert.Same(bare.GetRequiredService<LlmRouterChatClient>(), bare.GetRequiredService<IChatClient>());
+        Assert.Null(disabled.GetRequiredService<IChatClient>().GetService<ResponseCacheChatClient>());
+    }
+
+    [Fact]
+    public async Task ConfigureBudgets_and_ConfigureResponseCache_turn_the_layers_on_in_code()
+    {
+        var provider = new TestChatClient("a");
+        var services = new ServiceCollection();
+        services.AddLlmRouter(r => r
+            .AddDeployment("a", provider, d => d.ModelId = "gpt-4o-mini")
+            .ConfigureBudgets(b => b.Scopes.Add(new ScopePolicy { Scope = "team:search", Budgets = { new BudgetLimit { LimitUsd = 1m, Window = BudgetWindow.Day } } }))
+            .ConfigureResponseCache(c => c.TimeToLive = TimeSpan.FromMinutes(5)));
+        await using ServiceProvider built = services.BuildServiceProvider();
+        IChatClient client = built.GetRequiredService<IChatClient>();
+        ChatOptions options = new ChatOptions { ModelId = "gpt-4o-mini" }.WithScopePath(new ScopePath("team:search"));
+
+        await client.GetResponseAsync("hi", options);
+        await client.GetResponseAsync("hi", options);
+
+        Assert.Equal(1, provider.Calls);
+        Assert.NotNull(client.GetService<ResponseCacheChatClient>());
+        BudgetChatClient budgets = Assert.IsType<BudgetChatClient>(client.GetService<BudgetChatClient>());
+        Assert.Single(await budgets.GetUsageAsync("team:search"));
+        Assert.Equal(TimeSpan.FromMinutes(5), built.GetRequiredService<IOptions<ResponseCacheOptions>>().Value.TimeToLive);
+    }
+
+    [Fact]
+    public async Task ConfigureResponseCache_with_Enabled_false_adds_no_cache()
+    {
+        var services = new ServiceCollection();
+        services.AddLlmRouter(r => r.AddDeployment("a", new TestChatClient("a")).ConfigureResponseCache(c => c.Enabled = false));
+        await using ServiceProvider built = services.BuildServiceProvider();
+
+        Assert.Same(built.GetRequiredService<LlmRouterChatClient>(), built.GetRequiredService<IChatClient>());
+    }
+
+    [Fact]
+    public async Task Code_configuration_applies_after_the_sections()
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(Json))).Build();
+        var services = new ServiceCollection();
+        services.AddKeyedChatClient("openai", new TestChatClient("mini"));
+        services.AddLlmRouter(configuration.GetSection("LlmRouter"), r => r
+            .ConfigureBudgets(b => b.DefaultMaxOutputTokens = 2000)
+            .ConfigureResponseCache(c => c.Enabled = false));
+        await using ServiceProvider built = services.BuildServiceProvider();
+        IChatClient client = built.GetRequiredService<IChatClient>();
+
+        BudgetOptions budgets = built.GetRequiredService<IOptions<BudgetOptions>>().Value;
+        Assert.Equal(2000, budgets.DefaultMaxOutputTokens);
+        Assert.Equal(2, budgets.Scopes.Count);
+        Assert.NotNull(client.GetService<BudgetChatClient>());
+        Assert.Null(client.GetService<ResponseCacheChatClient>());
+    }
+
+    [Fact]
+    public async Task Budgets_configured_in_code_are_checked_against_the_routes_at_start_up()
+    {
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddLlmRouter(r => r
+            .AddDeployment("a", new TestChatClient("a"), d => d.ModelId = "gpt-4o-mini")
+            .ConfigureBudgets(b => b.Scopes.Add(new ScopePolicy { Scope = "team:search", DowngradeRoute = "nowhere" })));
+        using IHost host = builder.Build();
+
+        OptionsValidationException error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Equal(typeof(BudgetOptions), error.OptionsType);
+        Assert.Equal(["LlmRouter:Budgets:Scopes:0 ('team:search'):DowngradeRoute 'nowhere' is not a route: use one of gpt-4o-mini."], error.Failures);
+    }
+
+    [Fact]
+    public async Task A_deployment_budget_without_a_price_is_reported_once_with_the_router_options()
+    {
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddLlmRouter(r => r
+            .AddDeployment("homegrown", new TestChatClient("a"), d => d.Budgets.Add(new BudgetLimit { LimitUsd = 1m, Window = BudgetWindow.Day }))
+            .ConfigureBudgets(b => b.Scopes.Add(new ScopePolicy { Scope = "team:search", Budgets = { new BudgetLimit { LimitUsd = 1m, Window = BudgetWindow.Day } } })));
+        using IHost host = builder.Build();
+
+        OptionsValidationException error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Equal(typeof(LlmRouterOptions), error.OptionsType);
+        Assert.Single(error.Failures, f => f.Contains("('homegrown'):Price is missing", StringComparison.Ordinal));
+    }
+
+    private static async Task<List<OptionsValidationException>> StartUpFailures(string json)
+    {
         IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json))).Build();
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddKeyedChatClient("openai", new TestChatClient("x"));
         builder.Services.AddLlmRouter(configuration.GetSection("LlmRouter"));
         using IHost host = builder.Build();
 
-        OptionsValidationException ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Exception? error = await Record.ExceptionAsync(() => host.StartAsync());
 
-        Assert.Contains(ex.Failures, f => f.Contains("LlmRouter:ResponseCache:TimeToLive", StringComparison.Ordinal));
-        Assert.Contains(ex.Failures, f => f.Contains("LlmRouter:Budgets:Scopes:0 ('team:search'):Budgets:0:LimitUsd", StringComparison.Ordinal));
-        Assert.Contains(ex.Failures, f => f.Contains("DowngradeRoute 'cheap'", StringComparison.Ordinal));
-        Assert.Contains(ex.Failures, f => f.Contains("('homegrown'):Price is missing", StringComparison.Ordinal));
+        // ValidateOnStart throws the one failing options type's exception, or an AggregateException of several.
+        return error switch
+        {
+            OptionsValidationException single => [single],
+            AggregateException several => [.. several.InnerExceptions.Cast<OptionsValidationException>()],
+            _ => throw new InvalidOperationException("Start-up did not fail validation.", error),
+        };
     }
 }
 

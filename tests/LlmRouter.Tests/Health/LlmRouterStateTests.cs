@@ -21,12 +21,8 @@ public class LlmRouterStateTests
         services.AddLlmRouter(r => r
             .AddDeployment("a", Answering("a"), d => d.Price = new ModelPrice { InputPerMillion = 1m, OutputPerMillion = 2m })
             .AddRoute("chat", "a")
-            .Configure(o =>
-            {
-                o.ResponseCache = new ResponseCacheOptions();
-                o.Budgets = new BudgetOptions();
-                o.Budgets.Scopes.Add(new ScopePolicy { Scope = "team:search", Budgets = { new BudgetLimit { LimitUsd = 1m, Window = BudgetWindow.Day } } });
-            }));
+            .ConfigureResponseCache(_ => { })
+            .ConfigureBudgets(b => b.Scopes.Add(new ScopePolicy { Scope = "team:search", Budgets = { new BudgetLimit { LimitUsd = 1m, Window = BudgetWindow.Day } } })));
         await using ServiceProvider provider = services.BuildServiceProvider();
         IChatClient chat = provider.GetRequiredService<IChatClient>();
         ChatOptions options = new ChatOptions { ModelId = "chat", MaxOutputTokens = 1_000 }.WithScopePath(new ScopePath("team:search"));

@@ -42,11 +42,8 @@ public sealed class CacheTelemetryTests : IAsyncDisposable
                 d.Price = new ModelPrice { InputPerMillion = 1m, OutputPerMillion = 2m };
             })
             .AddRoute(_route, _deployment)
-            .Configure(o =>
-            {
-                o.ResponseCache = new ResponseCacheOptions();
-                o.Budgets = new BudgetOptions();
-            }));
+            .ConfigureResponseCache(_ => { })
+            .ConfigureBudgets(_ => { }));
         _services = services.BuildServiceProvider();
         _client = _services.GetRequiredService<IChatClient>();
     }

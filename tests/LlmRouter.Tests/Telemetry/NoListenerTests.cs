@@ -49,11 +49,8 @@ public sealed class NoListenerTests : IAsyncDisposable
                 r.Deployments.Add(_failing);
                 r.Deployments.Add(_serving);
             })
-            .Configure(o =>
-            {
-                o.ResponseCache = new ResponseCacheOptions();
-                o.Budgets = new BudgetOptions();
-            }));
+            .ConfigureResponseCache(_ => { })
+            .ConfigureBudgets(_ => { }));
         _services = services.BuildServiceProvider();
         _client = _services.GetRequiredService<IChatClient>();
     }

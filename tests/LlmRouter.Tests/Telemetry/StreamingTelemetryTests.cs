@@ -251,18 +251,19 @@ public sealed class StreamingTelemetryTests : IDisposable
     {
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(_time);
-        services.AddLlmRouter(b => b.Configure(o =>
-        {
-            LlmRouterOptions built = Options();
-            foreach (DeploymentOptions d in built.Deployments)
+        services.AddLlmRouter(b => b
+            .Configure(o =>
             {
-                o.Deployments.Add(d);
-            }
+                LlmRouterOptions built = Options();
+                foreach (DeploymentOptions d in built.Deployments)
+                {
+                    o.Deployments.Add(d);
+                }
 
-            o.Routes.Add(built.Routes[0]);
-            o.ResponseCache = new ResponseCacheOptions();
-            o.Budgets = new BudgetOptions();
-        }));
+                o.Routes.Add(built.Routes[0]);
+            })
+            .ConfigureResponseCache(_ => { })
+            .ConfigureBudgets(_ => { }));
         await using ServiceProvider provider = services.BuildServiceProvider();
         IChatClient client = provider.GetRequiredService<IChatClient>();
         using var spans = new SpanRecorder();

@@ -1,8 +1,41 @@
+using LlmRouter.Routing.Internal;
+using Microsoft.Extensions.Options;
+
 namespace LlmRouter.Budgets.Internal;
 
-/// <summary>Checks budget options and that every budgeted deployment has a price; each failure names its configuration key.</summary>
-internal static class BudgetOptionsValidator
+/// <summary>
+/// Checks budget options and that every budgeted deployment has a price; each failure names its configuration key.
+/// As <see cref="IValidateOptions{TOptions}"/> it validates the <see cref="BudgetOptions"/> that <c>AddLlmRouter</c>
+/// registers (at start-up with <c>ValidateOnStart</c>), cross-checked against the router's <see cref="LlmRouterOptions"/>.
+/// </summary>
+internal sealed class BudgetOptionsValidator : IValidateOptions<BudgetOptions>
 {
+    private readonly IOptions<LlmRouterOptions>? _router;
+
+    public BudgetOptionsValidator(IOptions<LlmRouterOptions>? router = null)
+    {
+        _router = router;
+    }
+
+    public ValidateOptionsResult Validate(string? name, BudgetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!string.IsNullOrEmpty(name))
+        {
+            return ValidateOptionsResult.Skip;
+        }
+
+        var failures = new List<string>();
+        LlmRouterOptions? router = ReadRouterOptions();
+
+        // A deployment with budgets of its own is checked for a price with the router's options; here only those a scope budget needs.
+        IEnumerable<(string, ModelPrice?, int)> deployments = router is null
+            ? []
+            : router.Deployments.Where(d => d is not null && d.Budgets.Count == 0).Select(d => (d.Name, DeploymentOptionsValidator.Price(d), 0));
+        Validate(options, deployments, router is null ? null : RouteOptionsValidator.KnownRoutes(router), RouterDefaults.ConfigurationSection + ":Budgets", failures);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
     public static List<string> Validate(BudgetOptions options, LlmRouterChatClient? router, string at)
     {
         var failures = new List<string>();
@@ -58,6 +91,12 @@ internal static class BudgetOptionsValidator
             }
         }
 
+        ValidatePrices(deployments, anyScopeBudget, failures);
+    }
+
+    /// <summary>Reports each deployment without a price that has budgets of its own, or any when a scope has budgets.</summary>
+    public static void ValidatePrices(IEnumerable<(string Name, ModelPrice? Price, int Budgets)> deployments, bool anyScopeBudget, List<string> failures)
+    {
         foreach ((string name, ModelPrice? price, int budgets) in deployments)
         {
             if (price is null && (anyScopeBudget || budgets > 0))
@@ -87,6 +126,19 @@ internal static class BudgetOptionsValidator
             {
                 failures.Add($"{at}:{i}:Window '{l.Window}' is not valid: use Minute, Hour, Day, Week, Month or Total.");
             }
+        }
+    }
+
+    private LlmRouterOptions? ReadRouterOptions()
+    {
+        try
+        {
+            return _router?.Value;
+        }
+        catch (OptionsValidationException)
+        {
+            // The router's own validator reports its problems; the cross-checks wait until they are fixed.
+            return null;
         }
     }
 
