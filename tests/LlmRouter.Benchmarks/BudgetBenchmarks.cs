@@ -24,7 +24,7 @@ public class BudgetBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        IChatClient[] clients = [new UsageClient(), new UsageClient(), new UsageClient()];
+        IChatClient[] clients = [new NoOpChatClient(response: Answer), new NoOpChatClient(response: Answer), new NoOpChatClient(response: Answer)];
         _router = Routers.Create(clients, configure: o =>
         {
             foreach (DeploymentOptions d in o.Deployments)
@@ -70,20 +70,5 @@ public class BudgetBenchmarks
         var policy = new ScopePolicy { Scope = scope };
         policy.Budgets.Add(limit);
         return policy;
-    }
-
-    private sealed class UsageClient : IChatClient
-    {
-        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            Task.FromResult(Answer);
-
-        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException();
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => null;
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -7,11 +7,11 @@ namespace LlmRouter.Benchmarks;
 /// <summary>
 /// A provider that does no work: a cached response wrapped in a fresh completed Task (72 B per call), the same model of
 /// a provider as the anchor measurements (direct ~85 ns / 72 B). Every benchmark row uses it, so differences are the
-/// cost of what sits in front of it.
+/// cost of what sits in front of it. <c>response</c> replaces the cached "ok" (one with usage, for the budget rows).
 /// </summary>
-public sealed class NoOpChatClient(bool freshResponse = false) : IChatClient
+public sealed class NoOpChatClient(bool freshResponse = false, ChatResponse? response = null) : IChatClient
 {
-    private readonly ChatResponse _response = new(new ChatMessage(ChatRole.Assistant, "ok"));
+    private readonly ChatResponse _response = response ?? new(new ChatMessage(ChatRole.Assistant, "ok"));
     private readonly ChatResponseUpdate[] _updates =
     [
         new(ChatRole.Assistant, "a"),

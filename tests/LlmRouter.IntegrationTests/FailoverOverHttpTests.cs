@@ -105,13 +105,13 @@ public class FailoverOverHttpTests
         await using ServiceProvider services = sim.Build(openAi: d => d.AttemptTimeout = TimeSpan.FromSeconds(30), time: time);
 
         Task<ChatResponse> pending = services.GetRequiredService<IChatClient>().GetResponseAsync(SimulatedVendors.Prompt, Chat);
-        await Eventually(() => sim.OpenAI.RequestCount == 1);
+        await Eventually.Until(() => sim.OpenAI.RequestCount == 1);
         time.Advance(TimeSpan.FromSeconds(30));
         ChatResponse response = await pending;
 
         Assert.Equal("anthropic", response.GetRoutingReport()!.Deployment);
         Assert.Equal(AttemptOutcome.TimedOut, response.GetRoutingReport()!.Attempts[0].Outcome);
-        await Eventually(() => sim.OpenAI.Received[0].ClientAborted);
+        await Eventually.Until(() => sim.OpenAI.Received[0].ClientAborted);
     }
 
     [Fact]
@@ -205,23 +205,12 @@ public class FailoverOverHttpTests
         using var cts = new CancellationTokenSource();
 
         Task<ChatResponse> pending = services.GetRequiredService<IChatClient>().GetResponseAsync(SimulatedVendors.Prompt, Chat, cts.Token);
-        await Eventually(() => sim.OpenAI.RequestCount == 1);
+        await Eventually.Until(() => sim.OpenAI.RequestCount == 1);
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
-        await Eventually(() => sim.OpenAI.Received[0].ClientAborted);
+        await Eventually.Until(() => sim.OpenAI.Received[0].ClientAborted);
         Assert.Equal(0, sim.Anthropic.RequestCount);
-    }
-
-    /// <summary>Waits (up to 10 s) for the server side to observe something; not a timing assertion.</summary>
-    internal static async Task Eventually(Func<bool> condition)
-    {
-        for (int i = 0; i < 1000 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
     }
 
     [Theory]

@@ -119,7 +119,7 @@ public class RedisBudgetStoreTests
         Assert.Equal(2, open.Provider.Calls);
 
         await redis.RestartAsync();
-        await Eventually(async () =>
+        await Eventually.Until(async () =>
         {
             try
             {
@@ -130,7 +130,7 @@ public class RedisBudgetStoreTests
             {
                 return false;
             }
-        });
+        }, interval: TimeSpan.FromMilliseconds(50)); // Redis coming back
         (long spent, long reserved) = await ReadAsync(closed.Connection, TotalKey);
         await closed.AskAsync();
         Assert.Equal((spent + NanosPerRequest, reserved), await ReadAsync(closed.Connection, TotalKey));
@@ -144,7 +144,7 @@ public class RedisBudgetStoreTests
         await using Instance app = await Instance.StartAsync(Patient(redis), time, LedgerFailureMode.FailClosed, Usd(1m, BudgetWindow.Minute));
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        app.Provider.Holding = () =>
+        app.Holding = () =>
         {
             entered.TrySetResult();
             return release.Task;
@@ -175,7 +175,7 @@ public class RedisBudgetStoreTests
         await using RedisServer redis = await RedisServer.StartAsync();
         await redis.StopAsync();
         FakeTimeProvider time = RealNow();
-        var provider = new Provider();
+        TestChatClient provider = Provider();
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(time);
         services.AddRedisBudgetStore($"127.0.0.1:{redis.Port},connectTimeout=500,syncTimeout=1000,asyncTimeout=1000", o => o.KeyPrefix = "app1:");
@@ -188,7 +188,7 @@ public class RedisBudgetStoreTests
         Assert.IsType<RedisBudgetStore>(client.GetService<BudgetChatClient>()!.Store);
         await Assert.ThrowsAsync<BudgetLedgerUnavailableException>(() => client.GetResponseAsync(Prompt, ForAcme()));
         await redis.RestartAsync();
-        await Eventually(async () =>
+        await Eventually.Until(async () =>
         {
             try
             {
@@ -199,7 +199,7 @@ public class RedisBudgetStoreTests
             {
                 return false;
             }
-        });
+        }, interval: TimeSpan.FromMilliseconds(50)); // Redis coming back
         await using ConnectionMultiplexer probe = await ConnectionMultiplexer.ConnectAsync(Patient(redis));
         Assert.Equal((NanosPerRequest, 0L), await ReadAsync(probe, "app1:scope:org:acme:total"));
     }
@@ -214,7 +214,7 @@ public class RedisBudgetStoreTests
         Assert.Contains("KeyPrefix", ex.Message, StringComparison.Ordinal);
 
         FakeTimeProvider time = RealNow();
-        var provider = new Provider();
+        TestChatClient provider = Provider();
         var options = new BudgetOptions();
         options.Scopes.Add(Policy("org:acme", Usd(1m, BudgetWindow.Total)));
         options.Scopes.Add(Policy("team:search", Usd(0.0015m, BudgetWindow.Day)));
@@ -251,7 +251,7 @@ public class RedisBudgetStoreTests
         return policy;
     }
 
-    private static LlmRouterOptions RouterOptions(Provider provider)
+    private static LlmRouterOptions RouterOptions(IChatClient provider)
     {
         var options = new LlmRouterOptions();
         options.Deployments.Add(new DeploymentOptions { Name = "a", Client = provider, Price = Price() });
@@ -264,28 +264,13 @@ public class RedisBudgetStoreTests
         return ((long)v[0], (long)v[1]);
     }
 
-    private static async Task Eventually(Func<Task<bool>> condition)
-    {
-        // Polls Redis coming back: at most 300 x 50 ms (a hang guard, not a speed check).
-        for (int i = 0; i < 300; i++)
-        {
-            if (await condition())
-            {
-                return;
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Fail("The condition never held.");
-    }
-
     /// <summary>One application instance: its own Redis connection, router and budget layer.</summary>
     private sealed class Instance : IAsyncDisposable
     {
         private Instance(ConnectionMultiplexer connection, FakeTimeProvider time, LedgerFailureMode mode, BudgetLimit[] budgets)
         {
             Connection = connection;
+            Provider = RedisBudgetStoreTests.Provider(() => Holding?.Invoke() ?? Task.CompletedTask);
             var options = new BudgetOptions { OnLedgerFailure = mode };
             options.Scopes.Add(Policy("org:acme", budgets));
             Client = new BudgetChatClient(new LlmRouterChatClient(RouterOptions(Provider), timeProvider: time), options, new RedisBudgetStore(connection), timeProvider: time);
@@ -293,7 +278,10 @@ public class RedisBudgetStoreTests
 
         public ConnectionMultiplexer Connection { get; }
 
-        public Provider Provider { get; } = new();
+        public TestChatClient Provider { get; }
+
+        /// <summary>Awaited by the provider before answering, to hold a request in flight.</summary>
+        public Func<Task>? Holding { get; set; }
 
         public BudgetChatClient Client { get; }
 
@@ -305,37 +293,23 @@ public class RedisBudgetStoreTests
         public ValueTask DisposeAsync() => Connection.DisposeAsync();
     }
 
-    /// <summary>A provider that reports 5 tokens in and 500 out, yielding first so concurrent requests interleave.</summary>
-    private sealed class Provider : IChatClient
+    /// <summary>
+    /// A provider that reports 5 tokens in and 500 out, yielding first so concurrent requests interleave; it awaits
+    /// <paramref name="holding"/>, if given, before answering, to hold a request in flight.
+    /// </summary>
+    private static TestChatClient Provider(Func<Task>? holding = null) => new("a")
     {
-        private int _calls;
-
-        public int Calls => Volatile.Read(ref _calls);
-
-        /// <summary>Awaited before answering, to hold a request in flight.</summary>
-        public Func<Task>? Holding { get; set; }
-
-        public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        GetResponseAsyncCallback = async (_, _, _) =>
         {
-            Interlocked.Increment(ref _calls);
             await Task.Yield();
-            if (Holding is { } holding)
+            if (holding is not null)
             {
                 await holding();
             }
 
             return new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { InputTokenCount = 5, OutputTokenCount = 500 } };
-        }
-
-        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException();
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => null;
-
-        public void Dispose()
-        {
-        }
-    }
+        },
+    };
 
     /// <summary>A one-node Redis Cluster owning every slot, so StackExchange.Redis sees cluster mode.</summary>
     private sealed class ClusterNode : IAsyncDisposable
@@ -392,31 +366,26 @@ public class RedisBudgetStoreTests
             Directory.Delete(_directory, recursive: true);
         }
 
-        private static async Task Until(int port, string command, string expected)
+        private static Task Until(int port, string command, string expected) =>
+            Eventually.Until(() => AnswersAsync(port, command, expected), interval: TimeSpan.FromMilliseconds(10));
+
+        /// <summary>Whether the node answers <paramref name="command"/> with a reply containing <paramref name="expected"/> (false while it is not listening yet).</summary>
+        private static async Task<bool> AnswersAsync(int port, string command, string expected)
         {
-            for (int i = 0; i < 500; i++)
+            try
             {
-                try
-                {
-                    using var client = new TcpClient();
-                    await client.ConnectAsync(IPAddress.Loopback, port);
-                    NetworkStream stream = client.GetStream();
-                    await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"));
-                    byte[] buffer = new byte[4096];
-                    int n = await stream.ReadAsync(buffer);
-                    if (Encoding.ASCII.GetString(buffer, 0, n).Contains(expected, StringComparison.Ordinal))
-                    {
-                        return;
-                    }
-                }
-                catch (SocketException)
-                {
-                }
-
-                await Task.Delay(10);
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                NetworkStream stream = client.GetStream();
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"));
+                byte[] buffer = new byte[4096];
+                int n = await stream.ReadAsync(buffer);
+                return Encoding.ASCII.GetString(buffer, 0, n).Contains(expected, StringComparison.Ordinal);
             }
-
-            throw new InvalidOperationException($"The cluster node never answered '{command}' with '{expected}'.");
+            catch (SocketException)
+            {
+                return false;
+            }
         }
 
         private static int FreePort()

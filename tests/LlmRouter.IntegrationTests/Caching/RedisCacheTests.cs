@@ -14,7 +14,7 @@ public class RedisCacheTests
     {
         private readonly ServiceProvider _services;
 
-        public Instance(RedisServer redis, CountingProvider provider, ListLoggerProvider? logs = null)
+        public Instance(RedisServer redis, TestChatClient provider, ListLoggerProvider? logs = null)
         {
             var services = new ServiceCollection();
             services.AddLogging(b =>
@@ -35,12 +35,12 @@ public class RedisCacheTests
         public IChatClient Client { get; }
 
         /// <summary>Waits until the instance has a live Redis connection, so a cold connect under load is not an "outage".</summary>
-        public Task ConnectedAsync() => Eventually(async () =>
+        public Task ConnectedAsync() => Eventually.Until(async () =>
         {
             var l2 = (ResilientDistributedCache)_services.GetRequiredService<Microsoft.Extensions.Caching.Distributed.IDistributedCache>();
             await l2.GetAsync("warm-up");
             return !l2.IsDown;
-        });
+        }, interval: TimeSpan.FromMilliseconds(50));
 
         public ValueTask DisposeAsync() => _services.DisposeAsync();
     }
@@ -49,7 +49,7 @@ public class RedisCacheTests
     public async Task Two_instances_share_hits_through_redis()
     {
         await using RedisServer redis = await RedisServer.StartAsync();
-        var provider = new CountingProvider();
+        TestChatClient provider = CountingProvider();
         await using var first = new Instance(redis, provider);
         await using var second = new Instance(redis, provider);
         await first.ConnectedAsync();
@@ -68,7 +68,7 @@ public class RedisCacheTests
     public async Task Requests_succeed_while_redis_is_down_the_outage_is_logged_once_and_redis_is_used_again_after_restart()
     {
         await using RedisServer redis = await RedisServer.StartAsync();
-        var provider = new CountingProvider();
+        TestChatClient provider = CountingProvider();
         var logs = new ListLoggerProvider();
         await using var first = new Instance(redis, provider, logs);
         await first.ConnectedAsync();
@@ -87,11 +87,11 @@ public class RedisCacheTests
 
         await redis.RestartAsync();
         var probe = new ChatMessage[] { new(ChatRole.User, "after the restart") };
-        await Eventually(async () =>
+        await Eventually.Until(async () =>
         {
             await first.Client.GetResponseAsync([new ChatMessage(ChatRole.User, $"nudge {Guid.NewGuid()}")]);
             return Count(logs, "available again") == recoveries + 1;
-        });
+        }, interval: TimeSpan.FromMilliseconds(50));
         int keys = await redis.CountKeysAsync();
         await first.Client.GetResponseAsync(probe);
         await redis.WaitForKeysAsync(keys + 1);
@@ -105,38 +105,15 @@ public class RedisCacheTests
 
     private static int Count(ListLoggerProvider logs, string text) => logs.Messages.Count(m => m.Contains(text, StringComparison.Ordinal));
 
-    private static async Task Eventually(Func<Task<bool>> condition)
+    /// <summary>A provider answering "Rome #n" to its n-th call, so a cached answer tells itself apart from a fresh one.</summary>
+    private static TestChatClient CountingProvider()
     {
-        for (int i = 0; i < 200; i++)
+        int answers = 0;
+        return new TestChatClient("provider")
         {
-            if (await condition())
-            {
-                return;
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Fail("The condition never held.");
-    }
-}
-
-public sealed class CountingProvider : IChatClient
-{
-    private int _calls;
-
-    public int Calls => Volatile.Read(ref _calls);
-
-    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, $"Rome #{Interlocked.Increment(ref _calls)}")));
-
-    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException();
-
-    public object? GetService(Type serviceType, object? serviceKey = null) => null;
-
-    public void Dispose()
-    {
+            GetResponseAsyncCallback = (_, _, _) =>
+                Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, $"Rome #{Interlocked.Increment(ref answers)}"))),
+        };
     }
 }
 

@@ -38,17 +38,7 @@ public sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         })!;
-        for (int i = 0; i < 500; i++)
-        {
-            if (await PingAsync())
-            {
-                return;
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new InvalidOperationException($"redis-server did not answer on port {Port}.");
+        await Eventually.Until(PingAsync, interval: TimeSpan.FromMilliseconds(10)); // redis-server answering PING on its port
     }
 
     public async Task StopAsync()
@@ -74,20 +64,8 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>Waits until the database holds at least <paramref name="count"/> keys (writes that happen in the background).</summary>
-    public async Task WaitForKeysAsync(int count)
-    {
-        for (int i = 0; i < 500; i++)
-        {
-            if (await CountKeysAsync() >= count)
-            {
-                return;
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new InvalidOperationException($"redis-server never held {count} keys.");
-    }
+    public Task WaitForKeysAsync(int count) =>
+        Eventually.Until(async () => await CountKeysAsync() >= count, interval: TimeSpan.FromMilliseconds(10));
 
     private async Task<string> SendAsync(string command)
     {

@@ -47,23 +47,13 @@ public sealed class StreamingCoalescingTests : IDisposable
     /// <summary>The provider's n-th streaming call (from 0), once it has been made.</summary>
     private Task<GatedCall> Call(int index) => _calls[index].Task.WaitAsync(Watchdog);
 
-    /// <summary>Yields until the condition holds; a bounded number of 1 ms pauses (a hang guard, not a speed check).</summary>
-    private static async Task Until(Func<bool> condition)
-    {
-        for (int i = 0; !condition(); i++)
-        {
-            Assert.True(i < 30_000, "The condition never became true.");
-            await Task.Delay(1);
-        }
-    }
-
     [Fact]
     public async Task Concurrent_identical_streams_make_one_provider_call_and_each_caller_gets_every_update_in_order()
     {
         ResponseCacheChatClient cache = Cache();
 
         Reader[] readers = [.. Enumerable.Range(0, 12).Select(_ => new Reader(cache))];
-        await Until(() => cache.Statistics.Hits + cache.Statistics.Misses == 12); // all joined: nothing is stored before the first gate opens
+        await Eventually.Until(() => cache.Statistics.Hits + cache.Statistics.Misses == 12); // all joined: nothing is stored before the first gate opens
         GatedCall call = await Call(0);
         for (int i = 0; i < Chunks; i++)
         {
@@ -249,7 +239,7 @@ public sealed class StreamingCoalescingTests : IDisposable
     {
         ResponseCacheChatClient cache = Cache();
         Reader[] readers = [.. Enumerable.Range(0, 3).Select(_ => new Reader(cache))];
-        await Until(() => cache.Statistics.Hits + cache.Statistics.Misses == 3);
+        await Eventually.Until(() => cache.Statistics.Hits + cache.Statistics.Misses == 3);
         (await Call(0)).ReleaseAll();
         await Task.WhenAll(readers.Select(r => r.Completion));
 

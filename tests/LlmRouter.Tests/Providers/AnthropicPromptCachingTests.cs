@@ -1,7 +1,5 @@
-using System.Runtime.CompilerServices;
 using Anthropic.Models.Messages;
 using LlmRouter.Anthropic;
-using LlmRouter.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -27,8 +25,8 @@ public class AnthropicPromptCachingTests
 
         await client.GetResponseAsync(messages);
 
-        ChatMessage[] sent = inner.Sent!;
-        Assert.Equal(4, sent.Length);
+        IReadOnlyList<ChatMessage> sent = inner.Received[^1].Messages;
+        Assert.Equal(4, sent.Count);
         Assert.NotNull(Mark(sent[0].Contents[0]));
         Assert.Null(Mark(sent[1].Contents[0]));
         Assert.NotNull(Mark(sent[2].Contents[0]));
@@ -67,9 +65,9 @@ public class AnthropicPromptCachingTests
         Assert.All(messages.SelectMany(m => m.Contents), c => Assert.Null(Mark(c)));
 
         // The copy keeps the text, raw representation, annotations and message properties, and has its own dictionary.
-        foreach (ChatMessage[] sent in inner.AllSent)
+        foreach (IReadOnlyList<ChatMessage> sent in inner.Received.Select(c => c.Messages))
         {
-            Assert.Equal(5, sent.Length); // the instructions moved into a system message
+            Assert.Equal(5, sent.Count); // the instructions moved into a system message
             AIContent copy = sent[3].Contents[0];
             Assert.NotSame(reply, copy);
             Assert.NotNull(Mark(copy));
@@ -88,14 +86,14 @@ public class AnthropicPromptCachingTests
 
         await client.GetResponseAsync(messages, options);
 
-        ChatMessage[] sent = inner.Sent!;
+        IReadOnlyList<ChatMessage> sent = inner.Received[^1].Messages;
         Assert.Equal([ChatRole.System, ChatRole.System, ChatRole.User], sent.Select(m => m.Role));
         Assert.Same(messages[0], sent[0]);
         Assert.Equal(Long, sent[1].Text);
         Assert.NotNull(Mark(sent[1].Contents[0]));
-        Assert.Null(inner.Options!.Instructions);
-        Assert.Equal("claude-sonnet-4-5", inner.Options.ModelId);
-        Assert.NotSame(options, inner.Options);
+        Assert.Null(inner.LastOptions!.Instructions);
+        Assert.Equal("claude-sonnet-4-5", inner.LastOptions.ModelId);
+        Assert.NotSame(options, inner.LastOptions);
         Assert.Equal(Long, options.Instructions);
     }
 
@@ -108,9 +106,9 @@ public class AnthropicPromptCachingTests
 
         await client.GetResponseAsync(messages, options);
 
-        Assert.Same(messages, inner.SentEnumerable);
-        Assert.Same(options, inner.Options);
-        Assert.All(inner.Sent!.SelectMany(m => m.Contents), c => Assert.Null(Mark(c)));
+        Assert.Same(messages, inner.LastMessages);
+        Assert.Same(options, inner.LastOptions);
+        Assert.All(inner.Received[^1].Messages.SelectMany(m => m.Contents), c => Assert.Null(Mark(c)));
     }
 
     [Fact]
@@ -127,7 +125,7 @@ public class AnthropicPromptCachingTests
 
         await client.GetResponseAsync(messages);
 
-        ChatMessage[] sent = inner.Sent!;
+        IReadOnlyList<ChatMessage> sent = inner.Received[^1].Messages;
         Assert.Null(Mark(sent[0].Contents[0]));
         Assert.NotNull(Mark(sent[2].Contents[0]));
         Assert.Same(messages[0], sent[0]);
@@ -142,7 +140,7 @@ public class AnthropicPromptCachingTests
 
         await client.GetResponseAsync(messages);
 
-        ChatMessage[] sent = inner.Sent!;
+        IReadOnlyList<ChatMessage> sent = inner.Received[^1].Messages;
         Assert.Same(messages[2], sent[2]);
         Assert.Same(reply, sent[2].Contents[0]);
 
@@ -158,8 +156,8 @@ public class AnthropicPromptCachingTests
 
         await client.GetResponseAsync(messages);
 
-        Assert.Equal("1h", Mark(inner.Sent![0].Contents[0])!.Ttl?.Raw());
-        Assert.Null(Mark(inner.Sent[2].Contents[0])!.Ttl);
+        Assert.Equal("1h", Mark(inner.Received[^1].Messages[0].Contents[0])!.Ttl?.Raw());
+        Assert.Null(Mark(inner.Received[^1].Messages[2].Contents[0])!.Ttl);
     }
 
     [Fact]
@@ -182,7 +180,7 @@ public class AnthropicPromptCachingTests
         await client.GetResponseAsync(messages, new ChatOptions { Tools = [tool] });
 
         // Three of the caller's (two blocks, one tool) leave room for one: the system prompt's.
-        ChatMessage[] sent = inner.Sent!;
+        IReadOnlyList<ChatMessage> sent = inner.Received[^1].Messages;
         Assert.NotNull(Mark(sent[0].Contents[0]));
         Assert.Null(Mark(sent[2].Contents[0]));
         Assert.Equal(3, sent.SelectMany(m => m.Contents).Count(c => Mark(c) is not null));
@@ -190,7 +188,7 @@ public class AnthropicPromptCachingTests
         // With four of the caller's there is no room at all: the request goes through as it was.
         messages[1] = new ChatMessage(ChatRole.User, [new TextContent("Summarise.").WithCacheControl(Ttl.Ttl5m)]);
         await client.GetResponseAsync(messages, new ChatOptions { Tools = [tool] });
-        Assert.Same(messages, inner.SentEnumerable);
+        Assert.Same(messages, inner.LastMessages);
     }
 
     [Fact]
@@ -208,7 +206,7 @@ public class AnthropicPromptCachingTests
 
         await client.GetStreamingResponseAsync(messages).ToChatResponseAsync();
 
-        ChatMessage[] sent = inner.Sent!;
+        IReadOnlyList<ChatMessage> sent = inner.Received[^1].Messages;
         var copy = Assert.IsType<FunctionCallContent>(sent[2].Contents[1]);
         Assert.NotSame(call, copy);
         Assert.Equal(("call-1", "search"), (copy.CallId, copy.Name));
@@ -233,7 +231,7 @@ public class AnthropicPromptCachingTests
 
         await client.GetResponseAsync(messages);
 
-        ChatMessage[] sent = inner.Sent!;
+        IReadOnlyList<ChatMessage> sent = inner.Received[^1].Messages;
         Assert.NotNull(Mark(sent[1].Contents[0]));
         Assert.Null(Mark(sent[1].Contents[1]));
         Assert.Null(Mark(sent[1].Contents[2]));
@@ -253,59 +251,15 @@ public class AnthropicPromptCachingTests
         Assert.Contains("MinimumPrefixTokens", e.Message, StringComparison.Ordinal);
     }
 
-    private static (AnthropicPromptCachingChatClient Client, CapturingClient Inner) Build(Action<AnthropicPromptCachingOptions>? configure = null)
+    private static (AnthropicPromptCachingChatClient Client, TestChatClient Inner) Build(Action<AnthropicPromptCachingOptions>? configure = null)
     {
         var options = new AnthropicPromptCachingOptions { Enabled = true };
         configure?.Invoke(options);
-        var inner = new CapturingClient();
+        var inner = new TestChatClient(); // records what reached the SDK's place
         return (new AnthropicPromptCachingChatClient(inner, options), inner);
     }
 
     /// <summary>The breakpoint the Anthropic SDK will send for a content (it reads the value <c>WithCacheControl</c> stored).</summary>
     private static CacheControlEphemeral? Mark(AIContent content) =>
         content.AdditionalProperties?.Values.OfType<CacheControlEphemeral>().SingleOrDefault();
-
-    /// <summary>Records what reached the SDK's place.</summary>
-    private sealed class CapturingClient : IChatClient
-    {
-        public List<ChatMessage[]> AllSent { get; } = [];
-
-        public IEnumerable<ChatMessage>? SentEnumerable { get; private set; }
-
-        public ChatMessage[]? Sent => AllSent.Count == 0 ? null : AllSent[^1];
-
-        public ChatOptions? Options { get; private set; }
-
-        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            Capture(messages, options);
-            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")));
-        }
-
-        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            Capture(messages, options);
-            return Stream(cancellationToken);
-        }
-
-        public object? GetService(System.Type serviceType, object? serviceKey = null) => null;
-
-        public void Dispose()
-        {
-        }
-
-        private static async IAsyncEnumerable<ChatResponseUpdate> Stream([EnumeratorCancellation] CancellationToken cancellationToken)
-        {
-            await Task.Yield();
-            cancellationToken.ThrowIfCancellationRequested();
-            yield return new ChatResponseUpdate(ChatRole.Assistant, "ok");
-        }
-
-        private void Capture(IEnumerable<ChatMessage> messages, ChatOptions? options)
-        {
-            SentEnumerable = messages;
-            AllSent.Add([.. messages]);
-            Options = options;
-        }
-    }
 }

@@ -3,6 +3,7 @@ using LlmRouter.Tests.Budgets;
 using LlmRouter.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LlmRouter.Tests.Routing;
 
@@ -18,26 +19,18 @@ public class HedgingTests
         return delayed;
     }
 
-    /// <summary>Yields until the condition holds; bounded (a hang guard, not a speed check).</summary>
-    private static async Task Until(Func<bool> condition)
-    {
-        for (int i = 0; !condition(); i++)
-        {
-            Assert.True(i < 10_000, "The condition never became true.");
-            await Task.Delay(1);
-        }
-    }
-
     /// <summary>
     /// Moves the fake clock forward in small steps until the condition holds (bounded). The router registers its hedging
     /// delay just after the first attempt started, so a single jump could come before the delay exists.
     /// </summary>
-    private async Task AdvanceUntil(Func<bool> condition, TimeSpan? step = null)
+    private Task AdvanceUntil(Func<bool> condition, TimeSpan? step = null) => AdvanceUntil(_h.Time, condition, step);
+
+    private static async Task AdvanceUntil(FakeTimeProvider time, Func<bool> condition, TimeSpan? step = null)
     {
         for (int i = 0; !condition(); i++)
         {
             Assert.True(i < 5_000, "The condition never became true.");
-            _h.Time.Advance(step ?? TimeSpan.FromMilliseconds(10));
+            time.Advance(step ?? TimeSpan.FromMilliseconds(10));
             await Task.Delay(1);
         }
     }
@@ -60,7 +53,7 @@ public class HedgingTests
         using LlmRouterChatClient router = _h.Build();
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
-        await Until(() => slow.Started == 1);
+        await Eventually.Until(() => slow.Started == 1);
         await AdvanceUntil(() => fast.Started == 1);
         Assert.True(fast.FirstStart - slow.FirstStart >= TimeSpan.FromMilliseconds(500), $"hedged after {fast.FirstStart - slow.FirstStart}");
         _h.Time.Advance(TimeSpan.FromMilliseconds(100));
@@ -87,7 +80,7 @@ public class HedgingTests
 
             return updates;
         });
-        await Until(() => slow.Started == 1);
+        await Eventually.Until(() => slow.Started == 1);
         await AdvanceUntil(() => fast.Started == 1);
         Assert.True(fast.FirstStart - slow.FirstStart >= TimeSpan.FromMilliseconds(500), $"hedged after {fast.FirstStart - slow.FirstStart}");
         _h.Time.Advance(TimeSpan.FromMilliseconds(100));
@@ -102,7 +95,7 @@ public class HedgingTests
         RoutingReport report = response.GetRoutingReport()!;
         Assert.Equal("fast", report.Deployment);
         Assert.Equal(AttemptOutcome.Superseded, Assert.Single(report.Attempts, a => a.Deployment == "slow").Outcome);
-        await Until(() => slow.Cancelled == 1);
+        await Eventually.Until(() => slow.Cancelled == 1);
     }
 
     [Fact]
@@ -115,7 +108,7 @@ public class HedgingTests
         using LlmRouterChatClient router = _h.Build();
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
-        await Until(() => talkative.Started == 1);
+        await Eventually.Until(() => talkative.Started == 1);
         await AdvanceUntil(() => call.IsCompleted, TimeSpan.FromMilliseconds(50));
         ChatResponse response = await call;
 
@@ -153,7 +146,7 @@ public class HedgingTests
         using LlmRouterChatClient router = _h.Build();
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
-        await Until(() => _h.Clients["quick"].Calls == 1);
+        await Eventually.Until(() => _h.Clients["quick"].Calls == 1);
         _h.Time.Advance(TimeSpan.FromMilliseconds(200));
         ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
         _h.Time.Advance(TimeSpan.FromSeconds(5));
@@ -174,14 +167,14 @@ public class HedgingTests
         {
             // Without data there is no delay to hedge at (no fixed Delay): these run alone and teach the router 100 ms.
             Task<ChatResponse> warm = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("primary-only"));
-            await Until(() => primary.Started == i + 1);
+            await Eventually.Until(() => primary.Started == i + 1);
             _h.Time.Advance(TimeSpan.FromMilliseconds(100));
             await warm.WaitAsync(TimeSpan.FromSeconds(30));
         }
 
         primary.Latency = TimeSpan.FromSeconds(30);
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
-        await Until(() => primary.Started == 7);
+        await Eventually.Until(() => primary.Started == 7);
         DateTimeOffset started = _h.Time.GetUtcNow();
         await AdvanceUntil(() => backup.Started == 1, TimeSpan.FromMilliseconds(1));
 
@@ -201,7 +194,7 @@ public class HedgingTests
         using LlmRouterChatClient router = _h.Build();
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
-        await Until(() => backup.Started == 1);
+        await Eventually.Until(() => backup.Started == 1);
         _h.Time.Advance(TimeSpan.FromMilliseconds(100));
         ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -219,10 +212,10 @@ public class HedgingTests
         using LlmRouterChatClient router = _h.Build();
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
-        await Until(() => flaky.Started == 1);
+        await Eventually.Until(() => flaky.Started == 1);
         await AdvanceUntil(() => backup.Started == 1);
         _h.Time.Advance(flaky.FirstStart + TimeSpan.FromSeconds(1) - _h.Time.GetUtcNow()); // flaky fails now; backup is half-way
-        await Until(() => router.Deployments[0].AttemptCounts.Failed == 1); // the router has seen the failure
+        await Eventually.Until(() => router.Deployments[0].AttemptCounts.Failed == 1); // the router has seen the failure
         _h.Time.Advance(TimeSpan.FromMilliseconds(600));
         ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -255,12 +248,12 @@ public class HedgingTests
         using var cts = new CancellationTokenSource();
 
         Task<ChatResponse> call = router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"), cts.Token);
-        await Until(() => a.Started == 1);
+        await Eventually.Until(() => a.Started == 1);
         await AdvanceUntil(() => b.Started == 1);
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
-        await Until(() => a.Cancelled == 1 && b.Cancelled == 1);
+        await Eventually.Until(() => a.Cancelled == 1 && b.Cancelled == 1);
     }
 
     [Fact]
@@ -276,15 +269,9 @@ public class HedgingTests
         BudgetChatClient client = b.Build();
 
         Task<ChatResponse> call = client.GetResponseAsync(BudgetHarness.Prompt, BudgetHarness.For("team:a").Also(o => o.ModelId = "chat"));
-        await Until(() => slow.Started == 1);
+        await Eventually.Until(() => slow.Started == 1);
         (decimal _, decimal reserved) = await b.UsageAsync(client, "team:a");
-        for (int i = 0; fast.Started == 0; i++)
-        {
-            // Small steps: the router registers its hedging delay just after the first attempt started.
-            Assert.True(i < 5_000, "The hedge never started.");
-            b.Router.Time.Advance(TimeSpan.FromMilliseconds(10));
-            await Task.Delay(1);
-        }
+        await AdvanceUntil(b.Router.Time, () => fast.Started > 0); // small steps: the hedging delay is registered just after the first attempt started
 
         b.Router.Time.Advance(TimeSpan.FromMilliseconds(100));
         ChatResponse response = await call.WaitAsync(TimeSpan.FromSeconds(30));

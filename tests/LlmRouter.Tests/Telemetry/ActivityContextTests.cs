@@ -25,8 +25,8 @@ public sealed class ActivityContextTests : IDisposable
     private readonly string _outerRoute = Fixture.Unique("outer-route");
     private readonly string _innerRoute = Fixture.Unique("inner-route");
     private readonly FakeTimeProvider _time = Fixture.Clock();
-    private readonly ProviderStub _outerClient = new("prov-outer");
-    private readonly ProviderStub _innerClient = new("prov-inner");
+    private readonly TestChatClient _outerClient = Fixture.Provider("prov-outer");
+    private readonly TestChatClient _innerClient = Fixture.Provider("prov-inner");
     private readonly ServiceProvider _cacheServices = new ServiceCollection().AddHybridCache().Services.BuildServiceProvider();
 
     public void Dispose()
@@ -101,7 +101,7 @@ public sealed class ActivityContextTests : IDisposable
             Assert.Same(parent, Activity.Current);
 
             // The provider ran under its attempt span, a child of the request span, a child of the caller's activity.
-            Activity attempt = Assert.IsType<Activity>(Assert.Single(_outerClient.Seen));
+            Activity attempt = Assert.IsType<Activity>(Assert.Single(_outerClient.Received).Activity);
             Assert.Equal($"attempt {_outer}", attempt.OperationName);
             Assert.Equal(LlmRouterTelemetry.ActivitySourceName, attempt.Source.Name);
             Activity request = Assert.IsType<Activity>(attempt.Parent);
@@ -123,8 +123,8 @@ public sealed class ActivityContextTests : IDisposable
     [InlineData(Layers.CacheOverBudgetsOverRouter)]
     public async Task A_failed_call_leaves_the_current_activity_as_it_was(Layers layers)
     {
-        _outerClient.OnResponse = (_, _, _) => Task.FromException<ChatResponse>(Http.Status(500));
-        _outerClient.OnStream = (_, _, _) => throw Http.Status(500);
+        _outerClient.GetResponseAsyncCallback = (_, _, _) => Task.FromException<ChatResponse>(Http.Status(500));
+        _outerClient.GetStreamingResponseAsyncCallback = (_, _, _) => throw Http.Status(500);
         using var spans = new SpanRecorder();
         using IChatClient client = Build(layers);
         Activity parent = SpanRecorder.Root();
@@ -165,13 +165,13 @@ public sealed class ActivityContextTests : IDisposable
         using IChatClient client = Build(layers);
 
         // The outer deployment is a tool-using client: it asks the router (the whole pipeline) a question of its own first.
-        _outerClient.OnResponse = async (messages, _, ct) =>
+        _outerClient.GetResponseAsyncCallback = async (messages, _, ct) =>
         {
             IEnumerable<ChatMessage> nested = sameMessages ? messages : Fixture.Prompt("nested question");
             ChatResponse inner = await client.GetResponseAsync(nested, new ChatOptions { ModelId = _innerRoute }, ct);
             return new ChatResponse(new ChatMessage(ChatRole.Assistant, $"outer after {inner.Text}"));
         };
-        _outerClient.OnStream = (_, _, ct) => NestedStream(client, ct);
+        _outerClient.GetStreamingResponseAsyncCallback = (_, _, ct) => NestedStream(client, ct);
 
         Activity root = SpanRecorder.Root();
         try

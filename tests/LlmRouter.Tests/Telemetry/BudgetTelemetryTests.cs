@@ -20,11 +20,11 @@ public sealed class BudgetTelemetryTests : IDisposable
     private readonly string _route = Fixture.Unique("route");
     private readonly string _deniedRoute = Fixture.Unique("denied");
     private readonly FakeTimeProvider _time = Fixture.Clock();
-    private readonly ProviderStub _provider = new("prov-budget");
+    private readonly TestChatClient _provider = Fixture.Provider("prov-budget");
 
     public BudgetTelemetryTests()
     {
-        _provider.OnResponse = (_, _, _) => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"))
+        _provider.GetResponseAsyncCallback = (_, _, _) => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"))
         {
             Usage = new UsageDetails { InputTokenCount = 5, OutputTokenCount = 500 },
         });

@@ -18,13 +18,13 @@ public sealed class CacheTelemetryTests : IAsyncDisposable
     private readonly string _deployment = Fixture.Unique("cached");
     private readonly string _route = Fixture.Unique("route");
     private readonly FakeTimeProvider _time = Fixture.Clock();
-    private readonly ProviderStub _provider = new("prov-cache");
+    private readonly TestChatClient _provider = Fixture.Provider("prov-cache");
     private readonly ServiceProvider _services;
     private readonly IChatClient _client;
 
     public CacheTelemetryTests()
     {
-        _provider.OnResponse = (_, _, _) =>
+        _provider.GetResponseAsyncCallback = (_, _, _) =>
         {
             _time.Advance(TimeSpan.FromMilliseconds(400));
             return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "Paris"))
@@ -214,8 +214,8 @@ public sealed class CacheTelemetryTests : IAsyncDisposable
     {
         // docs/observability.md: llmrouter.cache.hit is false for a cacheable request "passed on", and
         // llmrouter.cache.misses counts "cacheable requests passed on". Here the provider fails (every attempt).
-        _provider.OnResponse = (_, _, _) => Task.FromException<ChatResponse>(new HttpRequestException("boom", null, System.Net.HttpStatusCode.BadGateway));
-        _provider.OnStream = (_, _, _) => throw new HttpRequestException("boom", null, System.Net.HttpStatusCode.BadGateway);
+        _provider.GetResponseAsyncCallback = (_, _, _) => Task.FromException<ChatResponse>(new HttpRequestException("boom", null, System.Net.HttpStatusCode.BadGateway));
+        _provider.GetStreamingResponseAsyncCallback = (_, _, _) => throw new HttpRequestException("boom", null, System.Net.HttpStatusCode.BadGateway);
         using var spans = new SpanRecorder();
         using var metrics = new RouterMetrics();
         Activity root = SpanRecorder.Root();

@@ -17,17 +17,17 @@ public sealed class FailoverTelemetryTests : IDisposable
     private readonly string _serving = Fixture.Unique("serving");
     private readonly string _route = Fixture.Unique("route");
     private readonly FakeTimeProvider _time = Fixture.Clock();
-    private readonly ProviderStub _bad = new("prov-bad");
-    private readonly ProviderStub _good = new("prov-good");
+    private readonly TestChatClient _bad = Fixture.Provider("prov-bad");
+    private readonly TestChatClient _good = Fixture.Provider("prov-good");
 
     public FailoverTelemetryTests()
     {
-        _bad.OnResponse = (_, _, _) =>
+        _bad.GetResponseAsyncCallback = (_, _, _) =>
         {
             _time.Advance(TimeSpan.FromMilliseconds(250));
             return Task.FromException<ChatResponse>(Http.Status(503, $"upstream said: {ProviderSecret}"));
         };
-        _good.OnResponse = (_, _, _) =>
+        _good.GetResponseAsyncCallback = (_, _, _) =>
         {
             _time.Advance(TimeSpan.FromSeconds(1));
             return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"))
@@ -205,7 +205,7 @@ public sealed class FailoverTelemetryTests : IDisposable
     [Fact]
     public async Task When_every_attempt_fails_the_request_span_is_an_error_and_the_request_is_counted_failed()
     {
-        _good.OnResponse = _bad.OnResponse;
+        _good.GetResponseAsyncCallback = _bad.GetResponseAsyncCallback;
         using var spans = new SpanRecorder();
         using var metrics = new RouterMetrics();
         using LlmRouterChatClient router = Router(maxAttempts: 2);

@@ -13,13 +13,13 @@ public sealed class HealthTelemetryTests : IDisposable
     private readonly string _spare = Fixture.Unique("spare");
     private readonly string _route = Fixture.Unique("route");
     private readonly FakeTimeProvider _time = Fixture.Clock();
-    private readonly ProviderStub _flakyClient = new("prov-flaky");
-    private readonly ProviderStub _spareClient = new("prov-spare");
+    private readonly TestChatClient _flakyClient = Fixture.Provider("prov-flaky");
+    private readonly TestChatClient _spareClient = Fixture.Provider("prov-spare");
     private int _status = 429;
 
     public HealthTelemetryTests()
     {
-        _flakyClient.OnResponse = (_, _, _) =>
+        _flakyClient.GetResponseAsyncCallback = (_, _, _) =>
         {
             _time.Advance(TimeSpan.FromMilliseconds(100));
             return _status == 200

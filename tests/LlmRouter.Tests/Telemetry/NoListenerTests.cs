@@ -27,16 +27,16 @@ public sealed class NoListenerTests : IAsyncDisposable
     private readonly string _serving = Fixture.Unique("serving");
     private readonly string _route = Fixture.Unique("route");
     private readonly FakeTimeProvider _time = Fixture.Clock();
-    private readonly ProviderStub _bad = new("prov-bad");
-    private readonly ProviderStub _good = new("prov-good");
+    private readonly TestChatClient _bad = Fixture.Provider("prov-bad");
+    private readonly TestChatClient _good = Fixture.Provider("prov-good");
     private readonly ServiceProvider _services;
     private readonly IChatClient _client;
 
     public NoListenerTests()
     {
-        _bad.OnResponse = (_, _, _) => Task.FromException<ChatResponse>(Http.Status(503));
-        _bad.OnStream = (_, _, _) => throw Http.Status(503);
-        _good.OnResponse = (_, _, _) => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { InputTokenCount = 1, OutputTokenCount = 1 } });
+        _bad.GetResponseAsyncCallback = (_, _, _) => Task.FromException<ChatResponse>(Http.Status(503));
+        _bad.GetStreamingResponseAsyncCallback = (_, _, _) => throw Http.Status(503);
+        _good.GetResponseAsyncCallback = (_, _, _) => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { InputTokenCount = 1, OutputTokenCount = 1 } });
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(_time);
         var price = new ModelPrice { InputPerMillion = 1m, OutputPerMillion = 2m };
@@ -97,8 +97,8 @@ public sealed class NoListenerTests : IAsyncDisposable
         }
 
         // Each provider call ran under the caller's own activity: nothing of ours in between.
-        Assert.Equal(4, _bad.Seen.Count + _good.Seen.Count);
-        Assert.All(_bad.Seen.Concat(_good.Seen), current => Assert.Same(root, current));
+        Assert.Equal(4, _bad.Received.Count + _good.Received.Count);
+        Assert.All(_bad.Received.Concat(_good.Received).Select(c => c.Activity), current => Assert.Same(root, current));
         Assert.DoesNotContain(others, a => a.Source.Name == LlmRouterTelemetry.ActivitySourceName);
     }
 
@@ -111,8 +111,8 @@ public sealed class NoListenerTests : IAsyncDisposable
         await Exercise();
 
         Assert.Null(Activity.Current);
-        Assert.Equal(4, _bad.Seen.Count + _good.Seen.Count);
-        Assert.All(_bad.Seen.Concat(_good.Seen), Assert.Null);
+        Assert.Equal(4, _bad.Received.Count + _good.Received.Count);
+        Assert.All(_bad.Received.Concat(_good.Received).Select(c => c.Activity), Assert.Null);
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public sealed class NoListenerTests : IAsyncDisposable
             root.Stop();
         }
 
-        Assert.Equal(4, _bad.Seen.Count + _good.Seen.Count);
-        Assert.All(_bad.Seen.Concat(_good.Seen), current => Assert.Same(root, current));
+        Assert.Equal(4, _bad.Received.Count + _good.Received.Count);
+        Assert.All(_bad.Received.Concat(_good.Received).Select(c => c.Activity), current => Assert.Same(root, current));
     }
 }

@@ -19,13 +19,13 @@ public sealed class StreamingTelemetryTests : IDisposable
     private readonly string _serving = Fixture.Unique("serving");
     private readonly string _route = Fixture.Unique("route");
     private readonly FakeTimeProvider _time = Fixture.Clock();
-    private readonly ProviderStub _bad = new("prov-bad");
-    private readonly ProviderStub _good = new("prov-good");
+    private readonly TestChatClient _bad = Fixture.Provider("prov-bad");
+    private readonly TestChatClient _good = Fixture.Provider("prov-good");
 
     public StreamingTelemetryTests()
     {
-        _bad.OnStream = (_, _, ct) => Failing(Http.Status(503), cancellationToken: ct);
-        _good.OnStream = (_, _, ct) => ProviderStub.Updates(
+        _bad.GetStreamingResponseAsyncCallback = (_, _, ct) => Failing(Http.Status(503), cancellationToken: ct);
+        _good.GetStreamingResponseAsyncCallback = (_, _, ct) => Fixture.Updates(
             ["one", "two", "three"],
             i => _time.Advance(TimeSpan.FromMilliseconds(i == 0 ? 200 : 300)),
             new UsageDetails { InputTokenCount = 3, OutputTokenCount = 4 },
@@ -219,7 +219,7 @@ public sealed class StreamingTelemetryTests : IDisposable
     [Fact]
     public async Task A_stream_that_breaks_after_its_first_update_fails_the_request_span()
     {
-        _good.OnStream = (_, _, ct) => Failing(Http.Status(502), afterFirst: true, ct);
+        _good.GetStreamingResponseAsyncCallback = (_, _, ct) => Failing(Http.Status(502), afterFirst: true, ct);
         using var spans = new SpanRecorder();
         using var metrics = new RouterMetrics();
         using LlmRouterChatClient router = Router();

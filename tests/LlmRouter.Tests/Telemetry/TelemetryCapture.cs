@@ -118,45 +118,10 @@ internal static class TelemetryAssertions
     public static void Close(double expected, double actual) => Assert.InRange(actual, expected - 1e-6, expected + 1e-6);
 }
 
-/// <summary>A provider client with a provider name (<see cref="ChatClientMetadata"/>) that remembers the activity current in each call.</summary>
-internal sealed class ProviderStub(string providerName) : IChatClient
+internal static class Fixture
 {
-    private int _calls;
-
-    public Func<IEnumerable<ChatMessage>, ChatOptions?, CancellationToken, Task<ChatResponse>>? OnResponse { get; set; }
-
-    public Func<IEnumerable<ChatMessage>, ChatOptions?, CancellationToken, IAsyncEnumerable<ChatResponseUpdate>>? OnStream { get; set; }
-
-    /// <summary><see cref="Activity.Current"/> when each call was made (for streams: when the stream was opened).</summary>
-    public ConcurrentQueue<Activity?> Seen { get; } = new();
-
-    public int Calls => Volatile.Read(ref _calls);
-
-    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        Interlocked.Increment(ref _calls);
-        Seen.Enqueue(Activity.Current);
-        return OnResponse is { } on
-            ? on(messages, options, cancellationToken)
-            : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")));
-    }
-
-    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        Interlocked.Increment(ref _calls);
-        Seen.Enqueue(Activity.Current);
-        return OnStream is { } on ? on(messages, options, cancellationToken) : Updates(["a", "b"], null, null, cancellationToken: cancellationToken);
-    }
-
-    public object? GetService(Type serviceType, object? serviceKey = null) =>
-        serviceKey is not null ? null
-        : serviceType == typeof(ChatClientMetadata) ? new ChatClientMetadata(providerName)
-        : serviceType.IsInstanceOfType(this) ? this
-        : null;
-
-    public void Dispose()
-    {
-    }
+    /// <summary>A provider client whose <see cref="ChatClientMetadata"/> names the provider (the router's telemetry tags carry it).</summary>
+    public static TestChatClient Provider(string providerName) => new(providerName, providerName);
 
     /// <summary>A stream of text updates; <paramref name="each"/> runs before each update (to advance a fake clock), the usage comes last.</summary>
     public static async IAsyncEnumerable<ChatResponseUpdate> Updates(
@@ -175,10 +140,7 @@ internal sealed class ProviderStub(string providerName) : IChatClient
             yield return new ChatResponseUpdate { Contents = [new UsageContent(usage)], ModelId = modelId };
         }
     }
-}
 
-internal static class Fixture
-{
     public static FakeTimeProvider Clock() => new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     /// <summary>A fresh message list: requests are matched to their spans by this object.</summary>
