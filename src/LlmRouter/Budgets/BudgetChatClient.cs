@@ -1,3 +1,4 @@
+using LlmRouter.Caching;
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Diagnostics;
@@ -27,7 +28,7 @@ namespace LlmRouter;
 /// come from the router's deployments (<see cref="Deployment.Price"/>); over another client, from the price catalogue
 /// by model id.
 /// </remarks>
-public sealed class BudgetChatClient : DelegatingChatClient
+public sealed class BudgetChatClient : DelegatingChatClient, ICacheHitAdmission
 {
     private readonly BudgetOptions _options;
     private readonly BudgetStore _store;
@@ -119,8 +120,9 @@ public sealed class BudgetChatClient : DelegatingChatClient
 
             foreach (Deployment d in _router.Deployments)
             {
-                deployments[d.Name] = new DeploymentBudget(d, d.Budgets);
-                _anyDeploymentBudget |= d.Budgets.Length > 0;
+                BudgetAccount[] accounts = Array.ConvertAll(d.BudgetLimits, limit => new BudgetAccount(d.Name, limit, isDeployment: true));
+                deployments[d.Name] = new DeploymentBudget(d, accounts);
+                _anyDeploymentBudget |= accounts.Length > 0;
             }
         }
 
@@ -395,14 +397,16 @@ public sealed class BudgetChatClient : DelegatingChatClient
     /// Admits a request the response cache answers: the scope's policy checks and rate limits apply (a denied request is
     /// never served, not even from the cache), no budget is reserved, and the hit is audited with what it saved.
     /// </summary>
-    internal void AdmitCacheHit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, decimal costSavedUsd) =>
+    void ICacheHitAdmission.Admit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, decimal costSavedUsd) =>
         AuditCacheHit(options, streaming, costSavedUsd, CheckCacheHit(messages, options, streaming));
 
     /// <summary>
-    /// The policy checks and rate limits of <see cref="AdmitCacheHit"/> alone, for a caller about to join a stream another
+    /// The policy checks and rate limits of <see cref="ICacheHitAdmission.Admit"/> alone, for a caller about to join a stream another
     /// caller started (its cost is known only when the stream ends); returns the admission time for <see cref="AuditCacheHit"/>.
     /// </summary>
-    internal DateTimeOffset CheckCacheHit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
+    DateTimeOffset ICacheHitAdmission.Check(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming) => CheckCacheHit(messages, options, streaming);
+
+    private DateTimeOffset CheckCacheHit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
     {
         ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);
         DateTimeOffset now = _clock.UtcNow();
@@ -417,7 +421,9 @@ public sealed class BudgetChatClient : DelegatingChatClient
     }
 
     /// <summary>Audits a request the cache answered (from an entry, or by joining another caller's stream).</summary>
-    internal void AuditCacheHit(ChatOptions? options, bool streaming, decimal costSavedUsd, DateTimeOffset admittedAt)
+    void ICacheHitAdmission.Audit(ChatOptions? options, bool streaming, decimal costSavedUsd, DateTimeOffset admittedAt) => AuditCacheHit(options, streaming, costSavedUsd, admittedAt);
+
+    private void AuditCacheHit(ChatOptions? options, bool streaming, decimal costSavedUsd, DateTimeOffset admittedAt)
     {
         if (_audit is LoggingAuditSink { Enabled: false })
         {

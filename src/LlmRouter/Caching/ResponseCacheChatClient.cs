@@ -1,3 +1,4 @@
+using LlmRouter.Caching;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -52,7 +53,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     private long _outputTokensSaved;
     private long _inputTokensSaved;
     private long _costSavedNanos;
-    private readonly BudgetChatClient? _budget;
+    private readonly ICacheHitAdmission? _admission;
     private readonly LlmRouterChatClient? _router;
 
     /// <summary>Initializes a new instance.</summary>
@@ -72,7 +73,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         }
 
         _time = timeProvider ?? TimeProvider.System;
-        _budget = innerClient.GetService<BudgetChatClient>();
+        _admission = innerClient.GetService<ICacheHitAdmission>();
         _router = innerClient.GetService<LlmRouterChatClient>();
     }
 
@@ -193,7 +194,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
             if (_inFlight.TryGetValue(key, out SharedStream? running))
             {
                 // A caller joining another's stream is served by the cache: its scope's policies apply first (once).
-                admitted ??= _budget?.CheckCacheHit(messages, options, streaming: true) ?? default;
+                admitted ??= _admission?.Check(messages, options, streaming: true) ?? default;
                 if (running.TryJoin())
                 {
                     stream = running;
@@ -257,7 +258,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
             Interlocked.Add(ref _costSavedNanos, Pricing.Internal.Cost.ToNanos(saved));
             RecordCostSaved(options, saved);
             Saved(stream.Response?.Usage);
-            _budget?.AuditCacheHit(options, streaming: true, saved, admitted ?? default);
+            _admission?.Audit(options, streaming: true, saved, admitted ?? default);
         }
     }
 
@@ -373,7 +374,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     private ChatResponse Hit(CachedResponse entry, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
     {
         // A denied request is never served, not even from the cache; the budget layer also audits the hit.
-        _budget?.AdmitCacheHit(messages, options, streaming, entry.CostUsd);
+        _admission?.Admit(messages, options, streaming, entry.CostUsd);
         ChatResponse response = entry.CreateResponse(Json);
         Interlocked.Increment(ref _hits);
         Interlocked.Add(ref _costSavedNanos, Pricing.Internal.Cost.ToNanos(entry.CostUsd));

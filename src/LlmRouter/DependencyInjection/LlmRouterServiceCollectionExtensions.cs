@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using LlmRouter;
+using LlmRouter.Routing.Internal;
 using LlmRouter.Budgets.Internal;
 using LlmRouter.Caching.Internal;
 using Microsoft.Extensions.AI;
@@ -20,8 +21,8 @@ public static class LlmRouterServiceCollectionExtensions
 
     /// <summary>
     /// Registers an <see cref="LlmRouterChatClient"/> configured in code and the <see cref="IChatClient"/> built over it:
-    /// the budget layer when <see cref="LlmRouterBuilder.ConfigureBudgets"/> is called or a deployment has budgets, and the
-    /// response cache when <see cref="LlmRouterBuilder.ConfigureResponseCache"/> is called. Options
+    /// the budget layer when <see cref="BudgetLlmRouterBuilderExtensions.ConfigureBudgets"/> is called or a deployment has budgets, and the
+    /// response cache when <see cref="ResponseCacheLlmRouterBuilderExtensions.ConfigureResponseCache"/> is called. Options
     /// (<see cref="LlmRouterOptions"/>, <see cref="BudgetOptions"/>, <see cref="ResponseCacheOptions"/>) are validated at
     /// start-up (<c>ValidateOnStart</c>) when a host runs, otherwise when the client is first resolved.
     /// </summary>
@@ -59,33 +60,23 @@ public static class LlmRouterServiceCollectionExtensions
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "As above.")]
     private static ChatClientBuilder AddCore(IServiceCollection services, IConfiguration? configuration, Action<LlmRouterBuilder>? configure)
     {
-        OptionsBuilder<LlmRouterOptions> options = services.AddOptions<LlmRouterOptions>();
+        // Feature options are bound before the builder runs, so code configuration applies after configuration binding.
         OptionsBuilder<BudgetOptions> budgetOptions = services.AddOptions<BudgetOptions>();
         OptionsBuilder<ResponseCacheOptions> cacheOptions = services.AddOptions<ResponseCacheOptions>();
         IConfigurationSection? budgetsSection = configuration?.GetSection(BudgetsSection);
         IConfigurationSection? cacheSection = configuration?.GetSection(ResponseCacheSection);
         if (configuration is not null)
         {
-            options.Bind(configuration);
             budgetOptions.Bind(budgetsSection!);
             cacheOptions.Bind(cacheSection!);
         }
 
-        options.ValidateOnStart();
         budgetOptions.ValidateOnStart();
         cacheOptions.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LlmRouterOptions>, LlmRouterOptionsValidator>(sp => new LlmRouterOptionsValidator(sp)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BudgetOptions>, BudgetOptionsValidator>(
             sp => new BudgetOptionsValidator(sp.GetRequiredService<IOptions<LlmRouterOptions>>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ResponseCacheOptions>, ResponseCacheOptionsValidator>());
-        var builder = new LlmRouterBuilder(services);
-        configure?.Invoke(builder);
-
-        services.TryAddSingleton(sp => new LlmRouterChatClient(
-            sp.GetRequiredService<IOptions<LlmRouterOptions>>().Value,
-            sp,
-            sp.GetService<TimeProvider>(),
-            sp.GetService<ILoggerFactory>()));
+        LlmRouterBuilder builder = RouterRegistration.Add(services, configuration, configure);
 
         // Used only when the options turn the cache on; registering it is cheap and lets configuration alone enable it.
         services.AddHybridCache();
@@ -95,14 +86,14 @@ public static class LlmRouterServiceCollectionExtensions
         return services.AddChatClient(sp =>
         {
             IChatClient client = sp.GetRequiredService<LlmRouterChatClient>();
-            if (builder.BudgetsConfigured
+            if (builder.ConfiguredLayers.Contains(typeof(BudgetOptions))
                 || budgetsSection?.Exists() == true
                 || sp.GetRequiredService<IOptions<LlmRouterOptions>>().Value.Deployments.Any(d => d.Budgets.Count > 0))
             {
                 client = BudgetChatClientBuilderExtensions.Create(client, sp.GetRequiredService<IOptions<BudgetOptions>>().Value, sp);
             }
 
-            if ((builder.ResponseCacheConfigured || cacheSection?.Exists() == true)
+            if ((builder.ConfiguredLayers.Contains(typeof(ResponseCacheOptions)) || cacheSection?.Exists() == true)
                 && sp.GetRequiredService<IOptions<ResponseCacheOptions>>().Value is { Enabled: true } cache)
             {
                 client = new ResponseCacheChatClient(client, sp.GetRequiredService<HybridCache>(), cache, sp.GetService<TimeProvider>());

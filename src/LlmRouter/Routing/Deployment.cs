@@ -41,11 +41,7 @@ public sealed class Deployment
         Price = options.Price ?? PriceCatalog.Default.Find(options.ModelId);
         ContextWindow = options.ContextWindow ?? Price?.ContextWindow;
         BlendedPricePerMillion = Price is { } price ? (double)(((3 * price.InputPerMillion) + price.OutputPerMillion) / 4) : null;
-        Budgets = new BudgetAccount[options.Budgets.Count];
-        for (int i = 0; i < Budgets.Length; i++)
-        {
-            Budgets[i] = new BudgetAccount(options.Name, options.Budgets[i], isDeployment: true);
-        }
+        BudgetLimits = [.. options.Budgets];
 
         TimeSpan burst = TimeSpan.FromSeconds(RouterDefaults.RateLimitBurstSeconds);
         RequestQuota = options.RequestsPerMinute is int rpm ? RateQuota.Declared(rpm, clock.Frequency, burst) : null;
@@ -125,8 +121,8 @@ public sealed class Deployment
 
     internal int Index { get; }
 
-    /// <summary>The deployment's own budget accounts (<see cref="DeploymentOptions.Budgets"/>).</summary>
-    internal BudgetAccount[] Budgets { get; }
+    /// <summary>The deployment's own spending limits (<see cref="DeploymentOptions.Budgets"/>), enforced by the budget layer.</summary>
+    internal BudgetLimit[] BudgetLimits { get; }
 
     internal string? HttpClientName { get; }
 

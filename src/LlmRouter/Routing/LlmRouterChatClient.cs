@@ -86,7 +86,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             services.AddSingleton(timeProvider);
         }
 
-        services.AddLlmRouter(configure);
+        RouterRegistration.Add(services, configuration: null, configure);
         ServiceProvider provider = services.BuildServiceProvider();
         try
         {

@@ -1,3 +1,4 @@
+using LlmRouter.Pricing.Internal;
 using LlmRouter.Routing.Internal;
 using Microsoft.Extensions.Options;
 
@@ -41,7 +42,7 @@ internal sealed class BudgetOptionsValidator : IValidateOptions<BudgetOptions>
         var failures = new List<string>();
         IEnumerable<(string Name, ModelPrice? Price, int Budgets)> deployments = router is null
             ? []
-            : router.Deployments.Select(d => (d.Name, d.Price, d.Budgets.Length));
+            : router.Deployments.Select(d => (d.Name, d.Price, d.BudgetLimits.Length));
         Validate(options, deployments, router is null ? null : new HashSet<string>(router.Routes, StringComparer.OrdinalIgnoreCase), at, failures);
         return failures;
     }
@@ -80,7 +81,7 @@ internal sealed class BudgetOptionsValidator : IValidateOptions<BudgetOptions>
                 failures.Add($"{key}:Scope '{id}' has more than one policy: merge them (every budget and rule of a scope goes in one policy).");
             }
 
-            ValidateLimits(p.Budgets, $"{key}:Budgets", failures);
+            BudgetLimitChecks.ValidateLimits(p.Budgets, $"{key}:Budgets", failures);
             anyScopeBudget |= p.Budgets.Count > 0;
             Positive(p.MaxOutputTokensPerRequest, $"{key}:MaxOutputTokensPerRequest", failures);
             Positive(p.RequestsPerMinute, $"{key}:RequestsPerMinute", failures);
@@ -91,42 +92,7 @@ internal sealed class BudgetOptionsValidator : IValidateOptions<BudgetOptions>
             }
         }
 
-        ValidatePrices(deployments, anyScopeBudget, failures);
-    }
-
-    /// <summary>Reports each deployment without a price that has budgets of its own, or any when a scope has budgets.</summary>
-    public static void ValidatePrices(IEnumerable<(string Name, ModelPrice? Price, int Budgets)> deployments, bool anyScopeBudget, List<string> failures)
-    {
-        foreach ((string name, ModelPrice? price, int budgets) in deployments)
-        {
-            if (price is null && (anyScopeBudget || budgets > 0))
-            {
-                failures.Add($"{RouterDefaults.ConfigurationSection}:Deployments ('{name}'):Price is missing: budgets need its prices and its model id is not in the price catalogue; set Price:InputPerMillion and Price:OutputPerMillion (USD per million tokens).");
-            }
-        }
-    }
-
-    public static void ValidateLimits(IList<BudgetLimit> limits, string at, List<string> failures)
-    {
-        for (int i = 0; i < limits.Count; i++)
-        {
-            BudgetLimit? l = limits[i];
-            if (l is null)
-            {
-                failures.Add($"{at}:{i} is null.");
-                continue;
-            }
-
-            if (l.LimitUsd <= 0)
-            {
-                failures.Add($"{at}:{i}:LimitUsd is {l.LimitUsd}: a budget must be a positive amount of US dollars.");
-            }
-
-            if (!Enum.IsDefined(l.Window))
-            {
-                failures.Add($"{at}:{i}:Window '{l.Window}' is not valid: use Minute, Hour, Day, Week, Month or Total.");
-            }
-        }
+        BudgetLimitChecks.ValidatePrices(deployments, anyScopeBudget, failures);
     }
 
     private LlmRouterOptions? ReadRouterOptions()

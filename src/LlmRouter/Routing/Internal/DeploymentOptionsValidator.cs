@@ -1,4 +1,4 @@
-using LlmRouter.Budgets.Internal;
+using LlmRouter.Pricing.Internal;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using static LlmRouter.Internal.OptionsChecks;
@@ -54,12 +54,12 @@ internal static class DeploymentOptionsValidator
         {
             if (deployments[i] is { } d)
             {
-                BudgetOptionsValidator.ValidateLimits(d.Budgets, $"{S}:Deployments:{i}:Budgets", failures);
+                BudgetLimitChecks.ValidateLimits(d.Budgets, $"{S}:Deployments:{i}:Budgets", failures);
                 budgeted.Add((d.Name, Price(d), d.Budgets.Count));
             }
         }
 
-        BudgetOptionsValidator.ValidatePrices(budgeted, anyScopeBudget: false, failures);
+        BudgetLimitChecks.ValidatePrices(budgeted, anyScopeBudget: false, failures);
     }
 
     /// <summary>The deployment's price: its own, or the catalogue's for its model id.</summary>

@@ -4,10 +4,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace LlmRouter;
 
 /// <summary>
-/// Adds deployments, routes and strategies to the router registered by <c>AddLlmRouter</c>, and turns on the budget and
-/// response-cache layers over it. Every call appends to the options (<see cref="LlmRouterOptions"/>,
-/// <see cref="BudgetOptions"/>, <see cref="ResponseCacheOptions"/>) after any configuration binding, so code and
-/// configuration combine.
+/// Adds deployments, routes and strategies to the router registered by <c>AddLlmRouter</c>; features add their own
+/// methods as extensions (<c>ConfigureBudgets</c>, <c>ConfigureResponseCache</c>). Every call appends to the options after
+/// any configuration binding, so code and configuration combine.
 /// </summary>
 public sealed class LlmRouterBuilder
 {
@@ -19,11 +18,8 @@ public sealed class LlmRouterBuilder
     /// <summary>Gets the service collection the router is registered in.</summary>
     public IServiceCollection Services { get; }
 
-    /// <summary>Gets whether <see cref="ConfigureBudgets"/> was called: the budget layer is added even without a configuration section.</summary>
-    internal bool BudgetsConfigured { get; private set; }
-
-    /// <summary>Gets whether <see cref="ConfigureResponseCache"/> was called: the cache is added, if its options say Enabled, even without a configuration section.</summary>
-    internal bool ResponseCacheConfigured { get; private set; }
+    /// <summary>The options types of the layers a feature's <c>Configure...</c> extension turned on in code (added even without a configuration section).</summary>
+    internal HashSet<Type> ConfiguredLayers { get; } = [];
 
     /// <summary>Adds a deployment served by an existing client instance (the router does not dispose it).</summary>
     /// <param name="name">The unique deployment name.</param>
@@ -141,46 +137,6 @@ public sealed class LlmRouterBuilder
     {
         ArgumentNullException.ThrowIfNull(configure);
         Services.Configure(configure);
-        return this;
-    }
-
-    /// <summary>
-    /// Adds the budget and governance layer (<see cref="BudgetChatClient"/>) over the router, under the response cache,
-    /// and changes its <see cref="BudgetOptions"/> in code, after any binding of the "Budgets" child of the configuration
-    /// section. Without this call the layer is added only when that section exists or a deployment has budgets of its
-    /// own (<see cref="DeploymentOptions.Budgets"/>). Defaults: no scope policies, <see cref="BudgetOptions.DefaultMaxOutputTokens"/>
-    /// 4,096, <see cref="BudgetOptions.OnLedgerFailure"/> <see cref="LedgerFailureMode.FailClosed"/>,
-    /// <see cref="BudgetOptions.AuditContent"/> <see langword="false"/>; counters in the registered <see cref="BudgetStore"/>
-    /// (default in memory). The options are validated at start-up with the router's. The layer is part of the
-    /// <see cref="IChatClient"/> that <c>AddLlmRouter</c> registers; <see cref="LlmRouterChatClient.Create"/> returns the router alone.
-    /// </summary>
-    /// <param name="configure">Adds scope policies and changes the other options.</param>
-    /// <returns>This builder.</returns>
-    public LlmRouterBuilder ConfigureBudgets(Action<BudgetOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        Services.Configure(configure);
-        BudgetsConfigured = true;
-        return this;
-    }
-
-    /// <summary>
-    /// Adds the response cache (<see cref="ResponseCacheChatClient"/>, over the application's HybridCache) over the router
-    /// and the budget layer, and changes its <see cref="ResponseCacheOptions"/> in code, after any binding of the
-    /// "ResponseCache" child of the configuration section. Without this call the cache is added only when that section
-    /// exists. Either way it is added only while <see cref="ResponseCacheOptions.Enabled"/> is <see langword="true"/>.
-    /// Defaults: <see cref="ResponseCacheOptions.Enabled"/> <see langword="true"/>, <see cref="ResponseCacheOptions.TimeToLive"/>
-    /// 1 hour, one shared partition (<see cref="ResponseCacheOptions.Partition"/> unset). The options are validated at start-up.
-    /// The cache is part of the <see cref="IChatClient"/> that <c>AddLlmRouter</c> registers; <see cref="LlmRouterChatClient.Create"/>
-    /// returns the router alone.
-    /// </summary>
-    /// <param name="configure">Changes the options; pass <c>_ =&gt; { }</c> for the defaults.</param>
-    /// <returns>This builder.</returns>
-    public LlmRouterBuilder ConfigureResponseCache(Action<ResponseCacheOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        Services.Configure(configure);
-        ResponseCacheConfigured = true;
         return this;
     }
 
