@@ -17,7 +17,7 @@ namespace LlmRouter.Routing.Internal;
 internal sealed partial class RoutedRequest
 {
     [ThreadStatic]
-    private static RoutedRequest? t_cached;
+    private static RoutedRequest? _cached;
 
     private RouterRuntime _runtime = null!;
     private CompiledRoute[] _chain = [];
@@ -84,8 +84,8 @@ internal sealed partial class RoutedRequest
             throw new UnknownRouteException(name, runtime.Routes.Names);
         }
 
-        RoutedRequest request = t_cached ?? new RoutedRequest();
-        t_cached = null;
+        RoutedRequest request = _cached ?? new RoutedRequest();
+        _cached = null;
         request.Start(runtime, route, messages, options, streaming);
         return request;
     }
@@ -145,7 +145,7 @@ internal sealed partial class RoutedRequest
         _filteredAnswer = null;
         Scope = default;
         AttemptSpan = null;
-        t_cached = this;
+        _cached = this;
     }
 
     /// <summary>Reports the end of the request (served, failed or cancelled) to the observer.</summary>
