@@ -254,12 +254,18 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
         if (!producer)
         {
-            decimal saved = stream.Response?.GetCost()?.Usd ?? 0m;
-            Interlocked.Add(ref _costSavedNanos, Pricing.Internal.Cost.ToNanos(saved));
-            RecordCostSaved(options, saved);
-            Saved(stream.Response?.Usage);
-            _admission?.Audit(options, streaming: true, saved, admitted ?? default);
+            JoinedStreamEnded(stream, options, admitted);
         }
+    }
+
+    /// <summary>Counts what a caller that joined another caller's stream saved (statistics, metric), and audits its cache hit.</summary>
+    private void JoinedStreamEnded(SharedStream stream, ChatOptions? options, DateTimeOffset? admitted)
+    {
+        decimal saved = stream.Response?.GetCost()?.Usd ?? 0m;
+        Interlocked.Add(ref _costSavedNanos, Pricing.Internal.Cost.ToNanos(saved));
+        RecordCostSaved(options, saved);
+        Saved(stream.Response?.Usage);
+        _admission?.Audit(options, streaming: true, saved, admitted ?? default);
     }
 
     /// <summary>Counts a cacheable request passed on to the inner client (statistics, metric, span attribute).</summary>
