@@ -159,7 +159,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             return Task.FromCanceled<ChatResponse>(cancellationToken);
         }
 
-        messages = StreamRunner.Replayable(messages);
+        messages = RoutedRequest.Replayable(messages);
         RoutedRequest request;
         try
         {
@@ -227,7 +227,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            IEnumerable<ChatMessage> replayable = StreamRunner.Replayable(messages);
+            IEnumerable<ChatMessage> replayable = RoutedRequest.Replayable(messages);
             RoutedRequest request;
             try
             {

@@ -272,7 +272,7 @@ internal sealed class HedgedRequest
         Deployment d = pick.Deployment;
         TimeSpan? timeout = _streaming ? d.TimeToFirstTokenTimeout : d.AttemptTimeout;
         CancellationTokenSource cts = timeout is TimeSpan t ? new CancellationTokenSource(t, _request.Runtime.Time) : new CancellationTokenSource();
-        CancellationTokenRegistration link = _cancellationToken.UnsafeRegister(ResponseRunner.CancelOnCallerToken, cts);
+        CancellationTokenRegistration link = _cancellationToken.UnsafeRegister(ResponseRunner.CancelSource, cts);
         Activity? span = _request.StartAttemptSpan(pick);
         if (hedge)
         {

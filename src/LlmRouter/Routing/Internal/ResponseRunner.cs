@@ -11,7 +11,8 @@ namespace LlmRouter.Routing.Internal;
 /// </summary>
 internal static class ResponseRunner
 {
-    private static readonly Action<object?> CancelSource = static state => ((CancellationTokenSource)state!).Cancel();
+    /// <summary>Cancels the given source; registered on the caller's token for an attempt with its own cancellation.</summary>
+    public static readonly Action<object?> CancelSource = static state => ((CancellationTokenSource)state!).Cancel();
 
     /// <summary>Runs a request whose routing has begun; releases it when done.</summary>
     public static Task<ChatResponse> Run(RoutedRequest request, IEnumerable<ChatMessage> messages, CancellationToken cancellationToken)
@@ -160,7 +161,4 @@ internal static class ResponseRunner
             return Task.FromException<ChatResponse>(ex);
         }
     }
-
-    /// <summary>Cancels the given source; registered on the caller's token for an attempt with its own timeout.</summary>
-    public static Action<object?> CancelOnCallerToken => CancelSource;
 }

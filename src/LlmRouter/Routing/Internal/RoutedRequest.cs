@@ -58,7 +58,7 @@ internal sealed partial class RoutedRequest
     /// <summary>The requested route's hedging, if any (hedging applies to the first route of the chain).</summary>
     public HedgingOptions? Hedging => _chain[0].Hedging;
 
-    /// <summary>The route the request is on now.</summary>
+    /// <summary>The route the request asked for (or the content-policy fallback it moved to): the first of its chain, whose hedging applies.</summary>
     public CompiledRoute FirstRoute => _chain[0];
 
     public string CurrentRouteName => _routeIndex < _chainLength ? _chain[_routeIndex].Name : RequestedRoute;
@@ -124,6 +124,10 @@ internal sealed partial class RoutedRequest
             Scope.PrefixHash = PrefixHash.Of(messages, options, affinity.MinimumPrefixLength);
         }
     }
+
+    /// <summary>A failover sends the messages again: a one-shot sequence is materialised once; lists pass through.</summary>
+    public static IEnumerable<ChatMessage> Replayable(IEnumerable<ChatMessage> messages) =>
+        messages is ChatMessage[] or List<ChatMessage> or ICollection<ChatMessage> or IReadOnlyCollection<ChatMessage> ? messages : [.. messages];
 
     /// <summary>Ends the request's routing and returns this object to the thread's pool; the caller must not use it afterwards.</summary>
     public void Release()

@@ -33,7 +33,7 @@ internal static class StreamRunner
         // Spans are current only inside this iterator's own runs, so they never leak to the caller.
         Activity? owned = RequestSpan.ShouldStart(messages) ? RequestSpan.Start(messages, options, streaming: true) : null;
         Activity? span = owned ?? (RouterTelemetry.Source.HasListeners() ? RequestSpan.Find(messages) : null);
-        messages = Replayable(messages);
+        messages = RoutedRequest.Replayable(messages);
         RoutedRequest request = Begin(runtime, messages, options, owned);
         string requestedRoute = request.RequestedRoute;
         long startedAt = request.StartedAt;
@@ -198,10 +198,6 @@ internal static class StreamRunner
         }
     }
 
-    /// <summary>A failover sends the messages again: a one-shot sequence is materialised once; lists pass through.</summary>
-    public static IEnumerable<ChatMessage> Replayable(IEnumerable<ChatMessage> messages) =>
-        messages is ChatMessage[] or List<ChatMessage> or ICollection<ChatMessage> or IReadOnlyCollection<ChatMessage> ? messages : [.. messages];
-
     /// <summary>Attempts one deployment after another until one sends its first update (or ends empty).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<OpenedStream> OpenAsync(RoutedRequest request, IEnumerable<ChatMessage> messages, CancellationToken cancellationToken)
@@ -214,7 +210,7 @@ internal static class StreamRunner
             if (d.TimeToFirstTokenTimeout is TimeSpan t)
             {
                 timeout = new CancellationTokenSource(t, request.Runtime.Time);
-                link = cancellationToken.UnsafeRegister(ResponseRunner.CancelOnCallerToken, timeout);
+                link = cancellationToken.UnsafeRegister(ResponseRunner.CancelSource, timeout);
             }
 
             IAsyncEnumerator<ChatResponseUpdate>? updates = null;
