@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using LlmRouter.Budgets.Internal;
 using LlmRouter.Pricing.Internal;
+using LlmRouter.Routing.Internal;
 using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
 
@@ -14,7 +15,7 @@ public sealed partial class BudgetChatClient
     /// policy's allowed or denied lists exclude, or a deployment whose model the denied list names: requests to them carry
     /// the lists to the router, which skips what they exclude. Requests to other routes pay nothing for the lists.
     /// </summary>
-    private static FrozenSet<string>? FallbackLimitedRoutes(LlmRouterChatClient router, ScopePolicy policy)
+    private static FrozenSet<string>? FallbackLimitedRoutes(IRouterTopology router, ScopePolicy policy)
     {
         if (policy.AllowedRoutes.Count == 0 && policy.DeniedRoutes.Count == 0)
         {

@@ -148,7 +148,7 @@ public sealed partial class BudgetChatClient
                 LedgerAvailable();
                 if (spent >= a.LimitNanos && a.WindowEnd(now) is { } resets)
                 {
-                    d.Deployment.BlockForBudget(resets);
+                    _router?.HoldOut(d.Deployment, resets);
                     BudgetLog.DeploymentBudgetExhausted(_logger, d.Deployment.Name, a.Window, a.Limit, resets);
                 }
             }

@@ -3,6 +3,7 @@ using System.Collections.Frozen;
 using LlmRouter.Budgets.Internal;
 using LlmRouter.Caching;
 using LlmRouter.Pricing.Internal;
+using LlmRouter.Routing.Internal;
 using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -34,7 +35,7 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
     private readonly WallClock _clock;
     private readonly ILogger _logger;
     private readonly PolicyTable _policies;
-    private readonly LlmRouterChatClient? _router;
+    private readonly IRouterTopology? _router;
     private readonly FrozenDictionary<string, TokenRates> _routeRates;
     private readonly FrozenDictionary<string, int> _concurrentAttempts;
     private readonly FrozenDictionary<string, DeploymentBudget> _deployments;
@@ -64,7 +65,7 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
         : base(innerClient)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _router = innerClient.GetService<LlmRouterChatClient>();
+        _router = innerClient.GetService<IRouterTopology>();
         List<string> failures = BudgetOptionsValidator.Validate(options, _router, RouterDefaults.ConfigurationSection + ":Budgets");
         if (failures.Count > 0)
         {

@@ -1,9 +1,10 @@
-using LlmRouter.Caching;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using LlmRouter.Caching;
 using LlmRouter.Caching.Internal;
 using LlmRouter.Pricing.Internal;
+using LlmRouter.Routing.Internal;
 using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -54,7 +55,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     private long _inputTokensSaved;
     private long _costSavedNanos;
     private readonly ICacheHitAdmission? _admission;
-    private readonly LlmRouterChatClient? _router;
+    private readonly IRouterTopology? _router;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="innerClient">The client whose answers are cached (typically the router).</param>
@@ -74,7 +75,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
 
         _time = timeProvider ?? TimeProvider.System;
         _admission = innerClient.GetService<ICacheHitAdmission>();
-        _router = innerClient.GetService<LlmRouterChatClient>();
+        _router = innerClient.GetService<IRouterTopology>();
     }
 
     /// <summary>Gets the hit, miss and bypass counts and the tokens the hits saved.</summary>

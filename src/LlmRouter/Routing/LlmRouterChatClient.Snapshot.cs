@@ -59,7 +59,7 @@ public sealed partial class LlmRouterChatClient
 
         // The most severe reason first (DeploymentStatus is declared in order of severity).
         DeploymentStatus status =
-            d.OutOfBudgetAt(now) ? DeploymentStatus.OutOfBudget
+            d.Hold.IsHeld(now) ? DeploymentStatus.OutOfBudget
             : breakRunning ? DeploymentStatus.CircuitOpen
             : coolingDown ? DeploymentStatus.CoolingDown
             : circuit == CircuitState.HalfOpen ? DeploymentStatus.CircuitHalfOpen
@@ -95,7 +95,7 @@ public sealed partial class LlmRouterChatClient
             if (deployments[d.Index].IsAvailable)
             {
                 double score = Score(route.Strategy, d, i, now);
-                available.Add((d, deployments[d.Index].IsAtRateLimit ? score + Selection.AtRateLimit : score));
+                available.Add((d, deployments[d.Index].IsAtRateLimit ? score + RankingStrategy.RateLimitedOffset : score));
             }
             else
             {

@@ -22,7 +22,7 @@ namespace LlmRouter;
 /// transparent for streams until the first update reaches the caller; after that an error propagates unchanged.
 /// Every response carries a <see cref="RoutingReport"/> (<c>response.GetRoutingReport()</c>).
 /// </remarks>
-public sealed partial class LlmRouterChatClient : IChatClient
+public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
 {
     private readonly RouterRuntime _runtime;
     private readonly List<IDisposable> _ownedClients = [];
@@ -61,7 +61,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             deployments[i] = new Deployment(i, d, ResolveClient(d, services), settings, clock, reported);
         }
 
-        RouteTable routes = RouteTable.Build(options, deployments, Strategies(options));
+        RouteTable routes = RouteTable.Build(options, deployments, Strategies(options, settings.Latency));
         _runtime = new RouterRuntime(
             routes, deployments, clock, options.Random ?? Random.Shared, classifier, settings,
             loggerFactory?.CreateLogger("LlmRouter") ?? NullLogger.Instance, services?.GetService<RetryAfterHints>());
@@ -107,11 +107,8 @@ public sealed partial class LlmRouterChatClient : IChatClient
     /// <summary>Gets the names of the routes callers can use in <see cref="ChatOptions.ModelId"/> (explicit and implicit ones).</summary>
     public IReadOnlyList<string> Routes => _runtime.Routes.Names;
 
-    /// <summary>The name of the route a request with this model id resolves to, or <see langword="null"/> when there is none.</summary>
-    internal string? ResolveRouteName(string? modelId) => _runtime.Resolve(modelId)?.Name;
-
-    /// <summary>The routes a request to <paramref name="routeName"/> tries, in order (the route, then its fallbacks), with their members.</summary>
-    internal IEnumerable<(string Route, IReadOnlyList<Deployment> Members)> Chain(string? routeName)
+    /// <inheritdoc />
+    IEnumerable<(string Route, IReadOnlyList<Deployment> Members)> IRouterTopology.Chain(string? routeName)
     {
         foreach (CompiledRoute step in RouteOrDefault(routeName).Chain)
         {
@@ -119,12 +116,12 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
     }
 
-    /// <summary>How many attempts of one request to this route may run at once: 1, or 1 + the hedges its hedging allows.</summary>
-    internal int MaxConcurrentAttempts(string? routeName) =>
+    /// <inheritdoc />
+    int IRouterTopology.MaxConcurrentAttempts(string? routeName) =>
         RouteOrDefault(routeName).Hedging is { } hedging ? 1 + hedging.MaxExtraAttempts : 1;
 
-    /// <summary>Every deployment a request to <paramref name="routeName"/> may reach: its members and those of its fallbacks.</summary>
-    internal IEnumerable<Deployment> Reachable(string? routeName)
+    /// <inheritdoc />
+    IEnumerable<Deployment> IRouterTopology.Reachable(string? routeName)
     {
         var seen = new HashSet<Deployment>();
         foreach (CompiledRoute step in RouteOrDefault(routeName).Chain)
@@ -139,11 +136,20 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
     }
 
-    /// <summary>
-    /// The route a model id names, as a metric tag: the route's configured name, or "(unknown)" for a name no route has
-    /// (a caller's typo must not create a time series).
-    /// </summary>
-    internal string RouteTag(string? modelId) => _runtime.RouteTag(modelId);
+    /// <inheritdoc />
+    string IRouterTopology.RouteTag(string? modelId) => _runtime.RouteTag(modelId);
+
+    /// <inheritdoc />
+    void IRouterTopology.HoldOut(Deployment deployment, DateTimeOffset until)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        if (!ReferenceEquals(_runtime.FindDeployment(deployment.Name), deployment))
+        {
+            throw new ArgumentException($"Deployment '{deployment.Name}' does not belong to this router.", nameof(deployment));
+        }
+
+        deployment.Hold.HoldUntil(until);
+    }
 
     /// <inheritdoc />
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -167,7 +173,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
         catch (LlmRouterException ex)
         {
-            _runtime.Observer.RequestEnded(RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
+            _runtime.Observer.RequestEnded(_runtime.RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
             return Task.FromException<ChatResponse>(ex);
         }
 
@@ -235,7 +241,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             }
             catch (LlmRouterException ex)
             {
-                _runtime.Observer.RequestEnded(RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
+                _runtime.Observer.RequestEnded(_runtime.RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
                 throw;
             }
 
@@ -265,11 +271,11 @@ public sealed partial class LlmRouterChatClient : IChatClient
         }
     }
 
-    private static Dictionary<string, RankingStrategy> Strategies(LlmRouterOptions options)
+    private static Dictionary<string, RankingStrategy> Strategies(LlmRouterOptions options, LatencyRankingOptions latency)
     {
         var strategies = new Dictionary<string, RankingStrategy>(StringComparer.OrdinalIgnoreCase)
         {
-            [RouterDefaults.LowestLatency] = new LowestLatencyStrategy(),
+            [RouterDefaults.LowestLatency] = new LowestLatencyStrategy(latency),
             [RouterDefaults.Ordered] = new OrderedStrategy(),
             [RouterDefaults.Weighted] = new WeightedStrategy(),
             [RouterDefaults.CostAware] = new CostAwareStrategy(null),

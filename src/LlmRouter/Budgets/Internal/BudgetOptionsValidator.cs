@@ -37,7 +37,7 @@ internal sealed class BudgetOptionsValidator : IValidateOptions<BudgetOptions>
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
-    public static List<string> Validate(BudgetOptions options, LlmRouterChatClient? router, string at)
+    public static List<string> Validate(BudgetOptions options, IRouterTopology? router, string at)
     {
         var failures = new List<string>();
         IEnumerable<(string Name, ModelPrice? Price, int Budgets)> deployments = router is null

@@ -5,9 +5,9 @@ namespace LlmRouter.Routing.Internal;
 /// deployment's recent success rate (the expected time to a success). Deployments without trusted data, and open
 /// circuits due for their half-open probe, score 0 so they are probed first; the router bounds how many such probes run.
 /// </summary>
-internal sealed class LowestLatencyStrategy : RankingStrategy
+internal sealed class LowestLatencyStrategy(LatencyRankingOptions options) : RankingStrategy
 {
-    internal override bool IsLatencyRanked => true;
+    protected internal override bool LimitsColdProbes => true;
 
     internal override bool IsBuiltIn => true;
 
@@ -20,6 +20,63 @@ internal sealed class LowestLatencyStrategy : RankingStrategy
         {
             scores[i] = Score(candidates[i], streaming, now);
         }
+    }
+
+    /// <summary>
+    /// Exploration (a random candidate, <see cref="LatencyRankingOptions.ExplorationRate"/>) or a random choice among the
+    /// near-ties of the best score (<see cref="LatencyRankingOptions.LatencyBuffer"/>); one random draw in the common case.
+    /// </summary>
+    protected internal override int SelectFirst(RankingContext context, ReadOnlySpan<double> scores)
+    {
+        int count = scores.Length;
+
+        // One uniform draw decides exploration and, rescaled, which near-tie to take.
+        double u = context.Random.NextDouble();
+        double rate = options.ExplorationRate;
+        if (count > 1 && u < rate)
+        {
+            // Exploration measures deployments the ranking passes over, never one at its rate limit (a sure 429).
+            int explored = Math.Min(count - 1, (int)(u / rate * count));
+            if (scores[explored] < RateLimitedOffset)
+            {
+                return explored;
+            }
+        }
+
+        u = rate > 0 ? (u - rate) / (1 - rate) : u;
+
+        int best = LowestScore(scores);
+        double limit = Selection.Tolerated(scores[best], options.LatencyBuffer);
+        if (double.IsPositiveInfinity(limit))
+        {
+            return best;
+        }
+
+        // Cold candidates score 0 and tie with each other.
+        int ties = 0;
+        foreach (double s in scores)
+        {
+            if (s <= limit)
+            {
+                ties++;
+            }
+        }
+
+        if (ties == 1)
+        {
+            return best;
+        }
+
+        int k = Math.Min(ties - 1, (int)(u * ties));
+        for (int i = 0; i < count; i++)
+        {
+            if (scores[i] <= limit && k-- == 0)
+            {
+                return i;
+            }
+        }
+
+        return best;
     }
 
     public static double Score(Deployment d, bool streaming, long now)

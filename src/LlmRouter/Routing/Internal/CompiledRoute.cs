@@ -12,7 +12,7 @@ internal sealed class CompiledRoute
         Chain = [this];
         foreach (Deployment d in members)
         {
-            HasQuotas |= d.HasRateLimits;
+            HasQuotas |= d.RateLimits.Any;
         }
     }
 

@@ -166,7 +166,7 @@ internal sealed class HedgedRequest
 
         // The newest attempt's latency (streams: time to first update) percentile, else the fixed delay.
         Deployment newest = _running[^1].Pick.Deployment;
-        return _hedging.DelayPercentile is double p && newest.LatencyAt(p, _streaming || _collect) is TimeSpan measured ? measured : _hedging.Delay;
+        return _hedging.DelayPercentile is double p && newest.HealthState.LatencyAt(p, _streaming || _collect) is TimeSpan measured ? measured : _hedging.Delay;
     }
 
     private List<Task> Waits()
@@ -208,7 +208,7 @@ internal sealed class HedgedRequest
     {
         _committed = true;
         RouterRuntime runtime = _request.Runtime;
-        leader.Pick.Deployment.RecordFirstUpdate(runtime.Clock.Elapsed(leader.Start, runtime.Clock.Now()).TotalSeconds);
+        leader.Pick.Deployment.HealthState.RecordFirstUpdate(runtime.Clock.Elapsed(leader.Start, runtime.Clock.Now()).TotalSeconds);
         foreach (HedgedAttempt loser in _running)
         {
             if (!ReferenceEquals(loser, leader))

@@ -47,7 +47,7 @@ internal sealed class RouteTable
             {
                 foreach (Deployment d in members)
                 {
-                    d.TrackLatencyQuantiles();
+                    d.HealthState.TrackQuantiles();
                 }
             }
             names.Add(r.Name);
@@ -93,7 +93,7 @@ internal sealed class RouteTable
                         smallest = Math.Min(smallest ?? int.MaxValue, window);
                     }
 
-                    tokenQuotas |= d.TokenQuota is not null || d.ReportedRateLimit is not null;
+                    tokenQuotas |= d.RateLimits.Tokens is not null || d.RateLimits.Reported is not null;
                 }
             }
 

@@ -65,10 +65,10 @@ internal sealed partial class RoutedRequest
             seconds = seconds * reference / tokens;
         }
 
-        HealthTransition transition = d.RecordSuccess(seconds, Scope.Streaming, end, pick.CircuitProbe, elapsed.TotalSeconds);
-        if (usage?.OutputTokenCount is long output && d.HasRateLimits)
+        HealthTransition transition = d.HealthState.RecordSuccess(seconds, Scope.Streaming, end, pick.CircuitProbe, elapsed.TotalSeconds);
+        if (usage?.OutputTokenCount is long output && d.RateLimits.Any)
         {
-            d.UseOutputTokens(end, output);
+            d.RateLimits.UseOutputTokens(end, output);
         }
 
         if (pick.ColdProbe)

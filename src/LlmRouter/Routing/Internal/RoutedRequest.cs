@@ -248,7 +248,7 @@ internal sealed partial class RoutedRequest
             _routeIndex = 0;
             _runtime.Observer.LastResort(RequestedRoute, lastResort);
             pick = new Pick(lastResort, CircuitProbe: false, ColdProbe: false);
-            lastResort.UseQuota(now, Scope.PromptTokens);
+            lastResort.RateLimits.Use(now, Scope.PromptTokens);
             Attempts++;
             Picked(pick);
             return true;

@@ -31,8 +31,6 @@ internal struct Selection
 {
     public const int InlineCapacity = 4;
 
-    /// <summary>Added to the score of a deployment at its declared rate limit: it ranks after every one with room, in the strategy's order.</summary>
-    public const double AtRateLimit = 1e12;
     private const double Taken = double.NaN;
 
     private DeploymentBuffer _inlineCandidates;
@@ -42,7 +40,8 @@ internal struct Selection
     private int _count;
     private int _remaining;
     private bool _firstPick;
-    private bool _latencyRanked;
+    private bool _limitsColdProbes;
+    private RankingStrategy? _strategy;
     private int _affinity;
 
     /// <summary>Number of deployments that satisfy the constraints (available or not).</summary>
@@ -64,7 +63,8 @@ internal struct Selection
     public static void Initialize(ref Selection selection, CompiledRoute route, in RequestScope scope, long now, ref UnavailableTracker unavailable)
     {
         Deployment[] members = route.Members;
-        selection._latencyRanked = route.Strategy.IsLatencyRanked;
+        selection._strategy = route.Strategy;
+        selection._limitsColdProbes = route.Strategy.LimitsColdProbes;
         selection.OverBudget = 0;
         selection.TooSmall = 0;
         selection._affinity = -1;
@@ -99,7 +99,7 @@ internal struct Selection
                 continue;
             }
 
-            if (d.OutOfBudgetAt(now))
+            if (d.Hold.IsHeld(now))
             {
                 selection.OverBudget++;
                 continue;
@@ -158,10 +158,10 @@ internal struct Selection
         Span<Deployment> candidates = Candidates;
         while (_remaining > 0)
         {
-            int index = _firstPick && _affinity >= 0 ? _affinity
-                : _firstPick && _latencyRanked ? FirstLatencyPick(scores, scope)
-                : ArgMin(scores, _count);
-            if (_latencyRanked && double.IsPositiveInfinity(scores[index]))
+            int index = !_firstPick ? ArgMin(scores, _count)
+                : _affinity >= 0 ? _affinity
+                : SelectFirst(candidates[.._count], scores[.._count], in scope, now);
+            if (_limitsColdProbes && double.IsPositiveInfinity(scores[index]))
             {
                 // Only deferred cold deployments are left (every probe slot busy, e.g. at start-up under load):
                 // spread such requests at random instead of piling them onto the first deployment listed.
@@ -179,7 +179,7 @@ internal struct Selection
             }
 
             bool coldProbe = false;
-            if (_latencyRanked && d.Stats.IsCold(scope.Streaming, now))
+            if (_limitsColdProbes && d.Stats.IsCold(scope.Streaming, now))
             {
                 coldProbe = d.Stats.TryAcquireColdProbe(scope.LatencyOptions.MaxConcurrentColdProbes);
                 if (!coldProbe && !double.IsPositiveInfinity(scores[index]))
@@ -203,7 +203,7 @@ internal struct Selection
             }
 
             pick = new Pick(d, circuitProbe, coldProbe);
-            d.UseQuota(now, scope.PromptTokens);
+            d.RateLimits.Use(now, scope.PromptTokens);
             return d;
         }
 
@@ -222,6 +222,7 @@ internal struct Selection
 
         _count = 0;
         _remaining = 0;
+        _strategy = null;
     }
 
     /// <summary>Ranks the deployments without room in their declared rate limits after all the others, keeping the strategy's order among them.</summary>
@@ -229,9 +230,9 @@ internal struct Selection
     {
         for (int i = 0; i < candidates.Length; i++)
         {
-            if (!candidates[i].HasQuotaRoom(now, scope.PromptTokens))
+            if (!candidates[i].RateLimits.HasRoom(now, scope.PromptTokens))
             {
-                scores[i] += AtRateLimit;
+                scores[i] += RankingStrategy.RateLimitedOffset;
                 scope.Observer.DeferredAtRateLimit(route, candidates[i]);
             }
         }
@@ -271,8 +272,10 @@ internal struct Selection
     }
 
     /// <summary>The highest score within <paramref name="tolerance"/> of <paramref name="best"/>, measured past the rate-limit offset.</summary>
-    private static double Tolerated(double best, double tolerance) =>
-        best >= AtRateLimit ? AtRateLimit + ((best - AtRateLimit) * (1 + tolerance)) : best * (1 + tolerance);
+    internal static double Tolerated(double best, double tolerance) =>
+        best >= RankingStrategy.RateLimitedOffset
+            ? RankingStrategy.RateLimitedOffset + ((best - RankingStrategy.RateLimitedOffset) * (1 + tolerance))
+            : best * (1 + tolerance);
 
     private readonly int RandomRemaining(Span<double> scores, Random random)
     {
@@ -310,58 +313,17 @@ internal struct Selection
         return best;
     }
 
-    /// <summary>Exploration (a random candidate) or a random choice among the near-ties of the best score; one random draw in the common case.</summary>
-    private readonly int FirstLatencyPick(Span<double> scores, in RequestScope scope)
+    /// <summary>The strategy's first choice (<see cref="RankingStrategy.SelectFirst"/>), checked: an index out of range is the strategy's bug, named.</summary>
+    private readonly int SelectFirst(ReadOnlySpan<Deployment> candidates, ReadOnlySpan<double> scores, in RequestScope scope, long now)
     {
-        Random random = scope.Random;
-        LatencyRankingOptions options = scope.LatencyOptions;
-
-        // One uniform draw decides exploration and, rescaled, which near-tie to take.
-        double u = random.NextDouble();
-        double rate = options.ExplorationRate;
-        if (_count > 1 && u < rate)
+        RankingStrategy strategy = _strategy!;
+        int index = strategy.SelectFirst(new RankingContext(candidates, scope.Streaming, scope.Options, scope.Random, now), scores);
+        if ((uint)index >= (uint)scores.Length)
         {
-            // Exploration measures deployments the ranking passes over, never one at its rate limit (a sure 429).
-            int explored = Math.Min(_count - 1, (int)(u / rate * _count));
-            if (scores[explored] < AtRateLimit)
-            {
-                return explored;
-            }
+            throw new InvalidOperationException(
+                $"Ranking strategy '{strategy.GetType().Name}' returned {index} from SelectFirst; valid indexes are 0 to {scores.Length - 1}.");
         }
 
-        u = rate > 0 ? (u - rate) / (1 - rate) : u;
-
-        int best = ArgMin(scores, _count);
-        double limit = Tolerated(scores[best], options.LatencyBuffer);
-        if (double.IsPositiveInfinity(limit))
-        {
-            return best;
-        }
-
-        // Cold candidates score 0 and tie with each other.
-        int ties = 0;
-        for (int i = 0; i < _count; i++)
-        {
-            if (scores[i] <= limit)
-            {
-                ties++;
-            }
-        }
-
-        if (ties == 1)
-        {
-            return best;
-        }
-
-        int k = Math.Min(ties - 1, (int)(u * ties));
-        for (int i = 0; i < _count; i++)
-        {
-            if (scores[i] <= limit && k-- == 0)
-            {
-                return i;
-            }
-        }
-
-        return best;
+        return index;
     }
 }

@@ -72,7 +72,7 @@ internal static class StreamRunner
 
             yield return first;
             Deployment d = serving.Deployment;
-            bool countUsage = d.HasRateLimits || RouterTelemetry.Tokens.Enabled || RouterTelemetry.Source.HasListeners();
+            bool countUsage = d.RateLimits.Any || RouterTelemetry.Tokens.Enabled || RouterTelemetry.Source.HasListeners();
             Usage(first, countUsage, ref usage);
             IAsyncEnumerator<ChatResponseUpdate> updates = serving.Updates;
             while (true)
@@ -102,9 +102,9 @@ internal static class StreamRunner
             }
 
             ended = true;
-            if (usage?.OutputTokenCount is long output && d.HasRateLimits)
+            if (usage?.OutputTokenCount is long output && d.RateLimits.Any)
             {
-                d.UseOutputTokens(runtime.Clock.Now(), output);
+                d.RateLimits.UseOutputTokens(runtime.Clock.Now(), output);
             }
 
             runtime.Observer.StreamEnded(serving.Span, d, serving.Route, usage, error: null);
