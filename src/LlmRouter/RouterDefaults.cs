@@ -27,6 +27,22 @@ internal static class RouterDefaults
 
     // Health.
     public static readonly TimeSpan RateLimitCooldown = TimeSpan.FromSeconds(5);
+
+    /// <summary>A Retry-After at least this long takes a deployment out of routing at once.</summary>
+    public static readonly TimeSpan LongRetryAfter = TimeSpan.FromSeconds(10);
+
+    /// <summary>The share of a sampling window's attempts answered 429/529 that takes a deployment out of routing.</summary>
+    public const double RateLimitRatioThreshold = 0.2;
+
+    /// <summary>The fewest 429/529 answers in a sampling window before their share can take a deployment out of routing.</summary>
+    public const int MinimumRateLimitedToCool = 3;
+
+    /// <summary>
+    /// Requests the router must begin after a deployment's last outcome before evidence that has faded with time makes it
+    /// cold again (probed optimistically): under light traffic a known-bad deployment is looked at again about once in
+    /// this many requests, not every time a half-life passes.
+    /// </summary>
+    public const int RequestsBeforeReprobe = 20;
     public static readonly TimeSpan MisconfiguredCooldown = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan MaxCooldown = TimeSpan.FromMinutes(10);
     public const int ConsecutiveFailureThreshold = 5;

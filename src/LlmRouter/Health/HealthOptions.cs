@@ -4,10 +4,29 @@ namespace LlmRouter;
 public sealed class HealthOptions
 {
     /// <summary>
-    /// Gets or sets how long a deployment cools down after a rate-limit or overload response (429, 529) that carries
-    /// no Retry-After. A Retry-After (or retry-after-ms) value is honoured instead, up to <see cref="MaxCooldown"/>. Default: 5 seconds.
+    /// Gets or sets how long a rate-limit or overload response (429, 529) without a Retry-After affects a deployment. A
+    /// Retry-After (or retry-after-ms) value is honoured instead, up to <see cref="MaxCooldown"/>. Default: 5 seconds.
     /// </summary>
+    /// <remarks>
+    /// A 429 is evidence, not a verdict. The deployment cools down (leaves routing) for that long only on a real limit
+    /// signal: a Retry-After of at least <see cref="LongRetryAfter"/>, the deployment's declared or reported rate limit
+    /// already used up, or at least <see cref="RateLimitRatioThreshold"/> of its attempts in the
+    /// <see cref="SamplingDuration"/> window answered 429/529 (three at least). A sporadic 429 among successes only ranks
+    /// the deployment after the others for that long, keeping it as a last resort.
+    /// </remarks>
     public TimeSpan RateLimitCooldown { get; set; } = RouterDefaults.RateLimitCooldown;
+
+    /// <summary>
+    /// Gets or sets the shortest Retry-After on a 429/529 that takes the deployment out of routing at once (see
+    /// <see cref="RateLimitCooldown"/>); a shorter one only ranks it last until it passes. Default: 10 seconds.
+    /// </summary>
+    public TimeSpan LongRetryAfter { get; set; } = RouterDefaults.LongRetryAfter;
+
+    /// <summary>
+    /// Gets or sets the share (0 to 1] of a deployment's attempts in the <see cref="SamplingDuration"/> window answered
+    /// 429/529 at which a rate limit takes it out of routing (once three were). Default: 0.2.
+    /// </summary>
+    public double RateLimitRatioThreshold { get; set; } = RouterDefaults.RateLimitRatioThreshold;
 
     /// <summary>Gets or sets how long a deployment cools down after 401, 403 or 404 (bad key, missing model). Default: 5 minutes.</summary>
     public TimeSpan MisconfiguredCooldown { get; set; } = RouterDefaults.MisconfiguredCooldown;

@@ -21,7 +21,8 @@ public sealed class Deployment
     private readonly string[] _tags;
     private readonly RouterClock _clock;
 
-    internal Deployment(int index, DeploymentOptions options, IChatClient client, RouterSettings settings, RouterClock clock, ReportedRateLimit? reportedRateLimit = null)
+    internal Deployment(
+        int index, DeploymentOptions options, IChatClient client, RouterSettings settings, RouterClock clock, ReportedRateLimit? reportedRateLimit = null, TrafficCounter? traffic = null)
     {
         Index = index;
         Name = options.Name;
@@ -41,7 +42,7 @@ public sealed class Deployment
         BlendedPricePerMillion = Price is { } price ? (double)(((3 * price.InputPerMillion) + price.OutputPerMillion) / 4) : null;
         BudgetLimits = [.. options.Budgets];
         _clock = clock;
-        HealthState = new DeploymentHealthState(settings.Health, settings.Latency, clock);
+        HealthState = new DeploymentHealthState(settings.Health, settings.Latency, clock, traffic);
         RateLimits = new RateLimitState(options, clock, reportedRateLimit);
         Hold = new RoutingHold(clock);
     }
@@ -80,10 +81,18 @@ public sealed class Deployment
     public int? TokensPerMinute => RateLimits.Tokens?.Limit;
 
     /// <summary>
-    /// Gets whether the deployment has used its configured requests or tokens per minute for now, or its provider's last
-    /// rate-limit headers reported almost nothing left, so it ranks after those with room left.
+    /// Gets whether the deployment has used its configured requests or tokens per minute for now, its provider's last
+    /// rate-limit headers reported almost nothing left, or a recent sporadic 429 asked it to wait, so it ranks after those
+    /// with room left.
     /// </summary>
-    public bool IsAtRateLimit => !RateLimits.HasRoom(_clock.Now(), 0);
+    public bool IsAtRateLimit
+    {
+        get
+        {
+            long now = _clock.Now();
+            return Health.IsThrottled(now) || !RateLimits.HasRoom(now, 0);
+        }
+    }
 
     /// <summary>Gets the provider client.</summary>
     public IChatClient Client { get; }

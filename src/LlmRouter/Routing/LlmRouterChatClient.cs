@@ -53,17 +53,18 @@ public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
 
         // Reports are kept on the container's clock: a router given another TimeProvider cannot compare times with them.
         RateLimitReports? reports = services?.GetService<RateLimitReports>() is { } r && ReferenceEquals(r.Clock.TimeProvider, time) ? r : null;
+        var traffic = new TrafficCounter();
         var deployments = new Deployment[options.Deployments.Count];
         for (int i = 0; i < deployments.Length; i++)
         {
             DeploymentOptions d = options.Deployments[i];
             ReportedRateLimit? reported = d.HttpClientName is { } httpClient ? reports?.For(httpClient) : null;
-            deployments[i] = new Deployment(i, d, ResolveClient(d, services), settings, clock, reported);
+            deployments[i] = new Deployment(i, d, ResolveClient(d, services), settings, clock, reported, traffic);
         }
 
         RouteTable routes = RouteTable.Build(options, deployments, Strategies(options, settings.Latency));
         _runtime = new RouterRuntime(
-            routes, deployments, clock, options.Random ?? Random.Shared, classifier, settings,
+            routes, deployments, clock, traffic, options.Random ?? Random.Shared, classifier, settings,
             loggerFactory?.CreateLogger("LlmRouter") ?? NullLogger.Instance, services?.GetService<RetryAfterHints>());
         _metadata = new ChatClientMetadata("llmrouter", null, options.DefaultRoute);
     }

@@ -54,14 +54,17 @@ public class CooldownTests
     }
 
     [Fact]
-    public async Task A_529_overloaded_cools_down_like_a_rate_limit()
+    public async Task A_sporadic_529_overloaded_ranks_the_deployment_last_like_a_429()
     {
         (RouterHarness h, TestChatClient limited) = RateLimited(() => new FakeAnthropicException((System.Net.HttpStatusCode)529));
         using LlmRouterChatClient router = h.Build();
 
         await router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
 
-        Assert.Equal(h.Time.GetUtcNow() + TimeSpan.FromSeconds(5), router.Deployments[0].CooldownUntil);
+        Assert.Null(router.Deployments[0].CooldownUntil);
+        Assert.True(router.Deployments[0].IsAtRateLimit);
+        h.Time.Advance(TimeSpan.FromSeconds(5));
+        Assert.False(router.Deployments[0].IsAtRateLimit);
     }
 
     [Fact]
@@ -115,14 +118,13 @@ public class CooldownTests
         TestChatClient a = h.Add("a");
         int aCalls = 0;
         a.GetResponseAsyncCallback = (_, _, _) => Interlocked.Increment(ref aCalls) == 1
-            ? Task.FromException<ChatResponse>(Http.Status(429))
+            ? Task.FromException<ChatResponse>(new FakeClientResultException(429, new FakeHeaders(("retry-after", "60"))))
             : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "a ok")));
-        h.Add("b").GetResponseAsyncCallback = (_, _, _) => Task.FromException<ChatResponse>(Http.Status(429));
+        h.Add("b").GetResponseAsyncCallback = (_, _, _) => Task.FromException<ChatResponse>(new FakeClientResultException(429, new FakeHeaders(("retry-after", "60"))));
         h.Route("a-only", "Ordered", "a");
         h.Route("b-only", "Ordered", "b");
         h.Route("chat", "Ordered", "b", "a");
         h.Options.Health.AttemptWhenAllUnavailable = true;
-        h.Options.Health.RateLimitCooldown = TimeSpan.FromMinutes(1);
         using LlmRouterChatClient router = h.Build();
         await Assert.ThrowsAsync<AllAttemptsFailedException>(() => router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("a-only")));
         h.Time.Advance(TimeSpan.FromSeconds(1));

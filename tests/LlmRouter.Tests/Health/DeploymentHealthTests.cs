@@ -18,6 +18,8 @@ public class DeploymentHealthTests
     private readonly HealthOptions _options = new()
     {
         RateLimitCooldown = TimeSpan.FromSeconds(5),
+        LongRetryAfter = TimeSpan.FromSeconds(10),
+        RateLimitRatioThreshold = 0.2,
         MisconfiguredCooldown = TimeSpan.FromMinutes(5),
         MaxCooldown = TimeSpan.FromMinutes(1),
         ConsecutiveFailureThreshold = 3,
@@ -78,11 +80,11 @@ public class DeploymentHealthTests
     }
 
     [Fact]
-    public void A_rate_limit_without_retry_after_cools_down_for_the_rate_limit_cooldown()
+    public void A_rate_limit_with_the_limit_used_up_cools_down_for_the_rate_limit_cooldown()
     {
         long now = Now;
 
-        HealthTransition transition = Health.RecordFailure(now, FailureKind.RateLimited, retryAfter: null, probe: false);
+        HealthTransition transition = Health.RecordFailure(now, FailureKind.RateLimited, retryAfter: null, probe: false, limitUsedUp: true);
 
         Assert.Equal(HealthTransition.CooledDown, transition);
         Assert.Equal(now + Seconds(5), Health.CooldownUntil); // RateLimitCooldown 5 s = 5 x 10^7 ticks
@@ -95,6 +97,79 @@ public class DeploymentHealthTests
         Assert.Equal(CircuitState.Closed, Health.State);
     }
 
+    [Fact]
+    public void A_sporadic_rate_limit_ranks_the_deployment_last_for_the_wait_but_keeps_it_available()
+    {
+        long now = Now;
+
+        HealthTransition transition = Health.RecordFailure(now, FailureKind.RateLimited, retryAfter: null, probe: false);
+
+        Assert.Equal(HealthTransition.Throttled, transition);
+        Assert.Equal(0, Health.CooldownUntil);
+        Assert.True(Health.IsAvailable(now));
+        Assert.True(Health.TryAdmit(now, out _));
+        Assert.True(Health.IsThrottled(now + Seconds(5) - 1)); // RateLimitCooldown 5 s without a Retry-After
+        Assert.False(Health.IsThrottled(now + Seconds(5)));
+
+        Health.RecordFailure(now, FailureKind.RateLimited, TimeSpan.FromSeconds(2), probe: false);
+        Assert.Equal(now + Seconds(5), Health.ThrottledUntil); // a shorter wait never cuts a longer one short
+    }
+
+    [Theory]
+    [InlineData(10.0, true)]  // LongRetryAfter: a real limit, out of routing at once
+    [InlineData(9.9, false)]
+    public void A_retry_after_of_at_least_long_retry_after_cools_down_at_once(double retryAfterSeconds, bool coolsDown)
+    {
+        long now = Now;
+
+        HealthTransition transition = Health.RecordFailure(now, FailureKind.RateLimited, TimeSpan.FromSeconds(retryAfterSeconds), probe: false);
+
+        Assert.Equal(coolsDown ? HealthTransition.CooledDown : HealthTransition.Throttled, transition);
+        Assert.Equal(coolsDown ? now + Seconds(retryAfterSeconds) : 0, Health.CooldownUntil);
+    }
+
+    [Fact]
+    public void Rate_limits_cool_down_once_they_reach_the_ratio_of_the_window()
+    {
+        _options.ConsecutiveFailureThreshold = 100; // the circuit stays out of this
+        long now = Now;
+        for (int i = 0; i < 20; i++)
+        {
+            Health.RecordSuccess(now, probe: false);
+        }
+
+        // 20 successes: the 5th 429 is 5 of 25 attempts, RateLimitRatioThreshold 0.2.
+        for (int k = 1; k <= 4; k++)
+        {
+            Assert.Equal(HealthTransition.Throttled, Health.RecordFailure(now, FailureKind.RateLimited, null, probe: false));
+        }
+
+        Assert.Equal(HealthTransition.CooledDown, Health.RecordFailure(now, FailureKind.RateLimited, null, probe: false));
+        Assert.False(Health.IsAvailable(now));
+    }
+
+    [Fact]
+    public void Rate_limits_on_every_call_cool_down_at_the_third()
+    {
+        _options.ConsecutiveFailureThreshold = 100;
+        long now = Now;
+
+        Assert.Equal(HealthTransition.Throttled, Health.RecordFailure(now, FailureKind.RateLimited, null, probe: false));
+        Assert.Equal(HealthTransition.Throttled, Health.RecordFailure(now, FailureKind.RateLimited, null, probe: false));
+        Assert.Equal(HealthTransition.CooledDown, Health.RecordFailure(now, FailureKind.RateLimited, null, probe: false));
+    }
+
+    [Fact]
+    public void Rate_limits_of_an_earlier_window_do_not_count()
+    {
+        _options.ConsecutiveFailureThreshold = 100;
+        Health.RecordFailure(Now, FailureKind.RateLimited, null, probe: false);
+        Health.RecordFailure(Now, FailureKind.RateLimited, null, probe: false);
+        _time.Advance(TimeSpan.FromSeconds(30)); // SamplingDuration: a new window
+
+        Assert.Equal(HealthTransition.Throttled, Health.RecordFailure(Now, FailureKind.RateLimited, null, probe: false));
+    }
+
     [Theory]
     [InlineData(12.0, 12.0)]     // honoured as given
     [InlineData(0.5, 0.5)]       // even when shorter than RateLimitCooldown (5 s)
@@ -103,7 +178,7 @@ public class DeploymentHealthTests
     {
         long now = Now;
 
-        Health.RecordFailure(now, FailureKind.RateLimited, TimeSpan.FromSeconds(retryAfterSeconds), probe: false);
+        Health.RecordFailure(now, FailureKind.RateLimited, TimeSpan.FromSeconds(retryAfterSeconds), probe: false, limitUsedUp: true);
 
         Assert.Equal(now + Seconds(cooldownSeconds), Health.CooldownUntil);
     }
@@ -152,7 +227,7 @@ public class DeploymentHealthTests
         Health.RecordFailure(start, FailureKind.RateLimited, TimeSpan.FromSeconds(40), probe: false);
         _time.Advance(TimeSpan.FromSeconds(10));
 
-        HealthTransition transition = Health.RecordFailure(Now, FailureKind.RateLimited, TimeSpan.FromSeconds(5), probe: false);
+        HealthTransition transition = Health.RecordFailure(Now, FailureKind.RateLimited, TimeSpan.FromSeconds(5), probe: false, limitUsedUp: true);
 
         Assert.Equal(HealthTransition.CooledDown, transition);
         Assert.Equal(start + Seconds(40), Health.CooldownUntil); // start + 40 s is later than (start + 10 s) + 5 s

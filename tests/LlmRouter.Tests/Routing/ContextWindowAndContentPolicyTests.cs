@@ -170,9 +170,8 @@ public class ContextWindowAndContentPolicyTests
     public async Task When_the_fallback_route_has_nothing_available_the_filtered_answer_is_returned()
     {
         RouterHarness h = ContentHarness(out TestChatClient strict, out TestChatClient lenient);
-        h.Options.Health.RateLimitCooldown = TimeSpan.FromMinutes(1);
         FilterAnswers(h, strict);
-        lenient.GetResponseAsyncCallback = (_, _, _) => Task.FromException<ChatResponse>(Status(HttpStatusCode.TooManyRequests));
+        lenient.GetResponseAsyncCallback = (_, _, _) => Task.FromException<ChatResponse>(new FakeClientResultException(429, new FakeHeaders(("retry-after", "60"))));
         using LlmRouterChatClient router = h.Build();
         await Assert.ThrowsAnyAsync<LlmRouterException>(() => router.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("permissive")));
 

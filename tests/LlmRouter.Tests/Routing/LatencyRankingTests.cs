@@ -286,13 +286,17 @@ public class LatencyRankingTests
         await RouterHarness.Serve(router, 12);
         int slowCalls = h.Clients["slow"].Calls;
 
-        // Three samples weigh 1.5 after one half-life: below half the minimum, so "slow" is cold again and probed once.
+        // Three samples weigh 1.5 after one half-life: below half the minimum, so "slow" is cold again and probed once,
+        // once the router has also seen RequestsBeforeReprobe (20) requests since its last outcome.
         h.Time.Advance(TimeSpan.FromSeconds(5));
         await RouterHarness.Serve(router, 3);
         Assert.Equal(slowCalls, h.Clients["slow"].Calls);
 
         h.Time.Advance(TimeSpan.FromSeconds(6));
         await RouterHarness.Serve(router, 3);
+        Assert.Equal(slowCalls, h.Clients["slow"].Calls); // faded with time, not yet with traffic
+
+        await RouterHarness.Serve(router, 20);
         Assert.Equal(slowCalls + 1, h.Clients["slow"].Calls);
     }
 }

@@ -24,7 +24,7 @@ public sealed class HealthTelemetryTests : IDisposable
             _time.Advance(TimeSpan.FromMilliseconds(100));
             return _status == 200
                 ? Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "recovered")))
-                : Task.FromException<ChatResponse>(Http.Status(_status));
+                : Task.FromException<ChatResponse>(_status == 429 ? new FakeClientResultException(429, new FakeHeaders(("retry-after", "10"))) : Http.Status(_status));
         };
     }
 
@@ -69,12 +69,12 @@ public sealed class HealthTelemetryTests : IDisposable
         using LlmRouterChatClient router = Router();
         var traces = new List<IReadOnlyList<Activity>>();
 
-        // 1: 429 without Retry-After: a rate-limit cooldown (5 s), failover to the spare.
+        // 1: 429 with a long Retry-After (10 s, LongRetryAfter): a rate-limit cooldown, failover to the spare.
         await Send(router, spans, traces);
         CollectedMeasurement<long> cooldown = Assert.Single(metrics.Cooldowns.Where("llmrouter.deployment", _flaky));
         Assert.Equal(1, cooldown.Value);
         Assert.Equal("rate_limited", cooldown.Tag("llmrouter.failure.kind"));
-        Assert.Equal(_time.GetUtcNow().AddSeconds(5), router.Deployments.Single(d => d.Name == _flaky).CooldownUntil);
+        Assert.Equal(_time.GetUtcNow().AddSeconds(10), router.Deployments.Single(d => d.Name == _flaky).CooldownUntil);
 
         // 2: while it cools down the flaky deployment is skipped (no attempt span for it).
         await Send(router, spans, traces);
@@ -82,7 +82,7 @@ public sealed class HealthTelemetryTests : IDisposable
         Assert.Equal([$"attempt {_spare}"], traces[1].Where(s => s.OperationName.StartsWith("attempt ", StringComparison.Ordinal)).Select(s => s.OperationName));
 
         // 3, 4: past the cooldown, two 503s: three consecutive failures open the circuit.
-        _time.Advance(TimeSpan.FromSeconds(6));
+        _time.Advance(TimeSpan.FromSeconds(11));
         _status = 503;
         await Send(router, spans, traces);
         Assert.Empty(metrics.CircuitTransitions.Where("llmrouter.deployment", _flaky));

@@ -7,6 +7,9 @@ internal enum HealthTransition
     CircuitOpened,
     CircuitClosed,
     CooledDown,
+
+    /// <summary>A sporadic rate limit: the deployment ranks after the others for a while but stays available.</summary>
+    Throttled,
 }
 
 /// <summary>
@@ -24,12 +27,14 @@ internal sealed class DeploymentHealth
     private int _state; // CircuitState
     private long _openUntil;
     private long _cooldownUntil;
+    private long _throttledUntil;
     private long _lastFailure;
     private int _consecutiveFailures;
     private int _probeSuccesses;
     private long _windowStart;
     private int _windowSuccesses;
     private int _windowFailures;
+    private int _windowRateLimited;
     private long _successes;
     private long _failures;
 
@@ -47,6 +52,12 @@ internal sealed class DeploymentHealth
     public long CooldownUntil => Volatile.Read(ref _cooldownUntil);
 
     public long OpenUntil => Volatile.Read(ref _openUntil);
+
+    /// <summary>Until when a sporadic rate limit ranks the deployment after the others (it stays available).</summary>
+    public long ThrottledUntil => Volatile.Read(ref _throttledUntil);
+
+    /// <summary>Whether a sporadic rate limit ranks the deployment after the others at <paramref name="now"/>.</summary>
+    public bool IsThrottled(long now) => now < Volatile.Read(ref _throttledUntil);
 
     public long LastFailure => Volatile.Read(ref _lastFailure);
 
@@ -147,8 +158,12 @@ internal sealed class DeploymentHealth
         return HealthTransition.None;
     }
 
-    /// <summary>Records a failure that counts against health (Transient, RateLimited, Misconfigured).</summary>
-    public HealthTransition RecordFailure(long now, FailureKind kind, TimeSpan? retryAfter, bool probe)
+    /// <summary>
+    /// Records a failure that counts against health (Transient, RateLimited, Misconfigured). A rate limit cools the
+    /// deployment down only on evidence of a real limit (<paramref name="limitUsedUp"/>: the declared or reported limit
+    /// had no room; a long Retry-After; a meaningful share of 429s in the window); otherwise it throttles (ranks last).
+    /// </summary>
+    public HealthTransition RecordFailure(long now, FailureKind kind, TimeSpan? retryAfter, bool probe, bool limitUsedUp = false)
     {
         Volatile.Write(ref _lastFailure, now);
 
@@ -162,7 +177,22 @@ internal sealed class DeploymentHealth
         lock (_gate)
         {
             Volatile.Write(ref _failures, _failures + 1);
+            RollWindow(now);
             HealthTransition transition = HealthTransition.None;
+            if (kind == FailureKind.RateLimited && cooldown is TimeSpan wait && wait > TimeSpan.Zero
+                && !IsRealLimit(retryAfter, limitUsedUp))
+            {
+                // One 429 among successes is not an outage: rank the deployment last for the wait, keep it as a last resort.
+                long until = now + ToTicks(wait);
+                if (until > _throttledUntil)
+                {
+                    Volatile.Write(ref _throttledUntil, until);
+                }
+
+                cooldown = null;
+                transition = HealthTransition.Throttled;
+            }
+
             if (cooldown is TimeSpan c && c > TimeSpan.Zero)
             {
                 long until = now + ToTicks(c);
@@ -175,7 +205,6 @@ internal sealed class DeploymentHealth
             }
 
             _consecutiveFailures++;
-            RollWindow(now);
             _windowFailures++;
 
             bool open;
@@ -229,5 +258,23 @@ internal sealed class DeploymentHealth
         _windowStart = now;
         _windowSuccesses = 0;
         _windowFailures = 0;
+        _windowRateLimited = 0;
+    }
+
+    /// <summary>
+    /// Counts a 429/529 in the window (caller holds the gate) and says whether it shows a real limit: the limit the router
+    /// tracks was used up, the Retry-After is long, or enough of the window's attempts were rate limited.
+    /// </summary>
+    private bool IsRealLimit(TimeSpan? retryAfter, bool limitUsedUp)
+    {
+        _windowRateLimited++;
+        if (limitUsedUp || retryAfter >= _options.LongRetryAfter)
+        {
+            return true;
+        }
+
+        int total = _windowSuccesses + _windowFailures + 1;
+        return _windowRateLimited >= RouterDefaults.MinimumRateLimitedToCool
+            && _windowRateLimited >= _options.RateLimitRatioThreshold * total;
     }
 }

@@ -11,10 +11,10 @@ internal sealed class DeploymentHealthState
     private LatencyQuantile? _quantiles;
     private LatencyQuantile? _streamingQuantiles;
 
-    public DeploymentHealthState(HealthOptions health, LatencyRankingOptions latency, RouterClock clock)
+    public DeploymentHealthState(HealthOptions health, LatencyRankingOptions latency, RouterClock clock, TrafficCounter? traffic = null)
     {
         Circuit = new DeploymentHealth(health, clock, _gate);
-        Latency = new LatencyStats(latency, clock, _gate);
+        Latency = new LatencyStats(latency, clock, _gate, traffic);
     }
 
     /// <summary>Cooldowns, the circuit breaker and attempt counts.</summary>

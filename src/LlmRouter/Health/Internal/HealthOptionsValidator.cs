@@ -10,6 +10,12 @@ internal static class HealthOptionsValidator
         CheckPositive(failures, $"{at}:RateLimitCooldown", h.RateLimitCooldown, allowZero: true);
         CheckPositive(failures, $"{at}:MisconfiguredCooldown", h.MisconfiguredCooldown, allowZero: true);
         CheckPositive(failures, $"{at}:MaxCooldown", h.MaxCooldown, allowZero: true);
+        CheckPositive(failures, $"{at}:LongRetryAfter", h.LongRetryAfter, allowZero: true);
+        if (!(h.RateLimitRatioThreshold is > 0 and <= 1))
+        {
+            failures.Add($"{at}:RateLimitRatioThreshold is {h.RateLimitRatioThreshold}: it must be greater than 0 and at most 1.");
+        }
+
         CheckPositive(failures, $"{at}:SamplingDuration", h.SamplingDuration);
         CheckPositive(failures, $"{at}:BreakDuration", h.BreakDuration);
         if (h.ProbesToClose < 1)

@@ -18,10 +18,13 @@ internal sealed class LatencyStats
     private readonly double[] _totalWarmup;
     private readonly double[] _firstTokenWarmup;
     private int _coldProbes;
+    private readonly TrafficCounter? _traffic;
+    private long _lastOutcomeAt; // the router's request count at this deployment's last outcome
 
-    public LatencyStats(LatencyRankingOptions options, RouterClock clock, Lock gate)
+    public LatencyStats(LatencyRankingOptions options, RouterClock clock, Lock gate, TrafficCounter? traffic = null)
     {
         _gate = gate;
+        _traffic = traffic;
         _frequency = clock.Frequency;
         _decayPerTick = Math.Log(2) / (options.HalfLife.TotalSeconds * _frequency);
         _staleTicks = (long)Math.Min(long.MaxValue / 4, options.StaleAfter.TotalSeconds * _frequency);
@@ -55,11 +58,20 @@ internal sealed class LatencyStats
     /// True when the deployment has too little recent evidence for the request kind: fewer than MinimumSamples samples,
     /// a decayed sample weight that has fallen below half of MinimumSamples (a deployment left alone for a half-life or more), or
     /// nothing for StaleAfter. Cold deployments are probed again (boundedly), so a recovered one is found.
+    /// Evidence that was once trusted fades with traffic too: it only turns cold once the router has begun
+    /// <see cref="RouterDefaults.RequestsBeforeReprobe"/> requests since the deployment's last outcome, so under light
+    /// traffic a known-bad deployment is not probed again every time a half-life passes.
     /// </summary>
     public bool IsCold(bool streaming, long now)
     {
         ref DecayedMean m = ref streaming ? ref _firstToken : ref _total;
-        return now > Volatile.Read(ref m.TrustedUntil) || now - Volatile.Read(ref m.LastTimestamp) > _staleTicks;
+        if (now <= Volatile.Read(ref m.TrustedUntil) && now - Volatile.Read(ref m.LastTimestamp) <= _staleTicks)
+        {
+            return false;
+        }
+
+        return _traffic is null || Volatile.Read(ref m.Count) < _minimumSamples
+            || _traffic.Requests - Volatile.Read(ref _lastOutcomeAt) >= RouterDefaults.RequestsBeforeReprobe;
     }
 
     public void RecordSuccess(double seconds, bool streaming, long now)
@@ -73,6 +85,7 @@ internal sealed class LatencyStats
     /// <summary>As <see cref="RecordSuccess"/>, for a caller that holds the deployment's gate.</summary>
     public void RecordSuccessLocked(double seconds, bool streaming, long now)
     {
+        MarkOutcome();
         AddLatency(seconds, streaming, now);
         _failures.Add(0, now, _decayPerTick);
     }
@@ -82,6 +95,7 @@ internal sealed class LatencyStats
     {
         lock (_gate)
         {
+            MarkOutcome();
             if (slowSeconds is double s)
             {
                 AddLatency(s, streaming, now);
@@ -151,6 +165,14 @@ internal sealed class LatencyStats
     }
 
     public void ReleaseColdProbe() => Interlocked.Decrement(ref _coldProbes);
+
+    private void MarkOutcome()
+    {
+        if (_traffic is not null)
+        {
+            Volatile.Write(ref _lastOutcomeAt, _traffic.Requests);
+        }
+    }
 
     public double ToSeconds(long ticks) => ticks / _frequency;
 }

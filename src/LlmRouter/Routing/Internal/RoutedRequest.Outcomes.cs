@@ -128,7 +128,8 @@ internal sealed partial class RoutedRequest
 
             default:
                 d.Stats.RecordFailure(timedOutAfter is null ? null : elapsed.TotalSeconds, Scope.Streaming, end);
-                HealthTransition transition = d.Health.RecordFailure(end, c.Kind, c.RetryAfter, pick.CircuitProbe);
+                bool limitUsedUp = c.Kind == FailureKind.RateLimited && d.RateLimits.Any && !d.RateLimits.HasRoom(end, 0);
+                HealthTransition transition = d.Health.RecordFailure(end, c.Kind, c.RetryAfter, pick.CircuitProbe, limitUsedUp);
                 _runtime.Observer.AttemptEnded(this, new AttemptEnd(d, route, outcome, elapsed) { Error = error, Failure = c, FailedOver = true, TimedOutAfter = timedOutAfter });
                 _runtime.Observer.HealthChanged(d, transition, c);
                 return true;

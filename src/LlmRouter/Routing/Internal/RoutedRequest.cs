@@ -84,6 +84,7 @@ internal sealed partial class RoutedRequest
             throw new UnknownRouteException(name, runtime.Routes.Names);
         }
 
+        runtime.Traffic.Add();
         RoutedRequest request = _cached ?? new RoutedRequest();
         _cached = null;
         request.Start(runtime, route, messages, options, streaming);

@@ -14,6 +14,7 @@ internal sealed class RouterRuntime
         RouteTable routes,
         Deployment[] deployments,
         RouterClock clock,
+        TrafficCounter traffic,
         Random random,
         FailureClassifier classifier,
         RouterSettings settings,
@@ -23,6 +24,7 @@ internal sealed class RouterRuntime
         Routes = routes;
         Deployments = deployments;
         Clock = clock;
+        Traffic = traffic;
         Random = random;
         Classifier = classifier;
         Settings = settings;
@@ -38,6 +40,9 @@ internal sealed class RouterRuntime
     public RouterClock Clock { get; }
 
     public TimeProvider Time => Clock.TimeProvider;
+
+    /// <summary>The requests this router has begun (evidence about deployments fades with it).</summary>
+    public TrafficCounter Traffic { get; }
 
     public Random Random { get; }
 

@@ -36,6 +36,8 @@ internal sealed record RouterSettings
     private static HealthOptions Copy(HealthOptions from) => new()
     {
         RateLimitCooldown = from.RateLimitCooldown,
+        LongRetryAfter = from.LongRetryAfter,
+        RateLimitRatioThreshold = from.RateLimitRatioThreshold,
         MisconfiguredCooldown = from.MisconfiguredCooldown,
         MaxCooldown = from.MaxCooldown,
         ConsecutiveFailureThreshold = from.ConsecutiveFailureThreshold,

@@ -28,4 +28,7 @@ internal static partial class RoutingLog
 
     [LoggerMessage(8, LogLevel.Warning, "No deployment of route '{Route}' is available; attempting '{Deployment}', the least recently failed, as a last resort.")]
     public static partial void LastResortAttempt(ILogger logger, string route, string deployment);
+
+    [LoggerMessage(9, LogLevel.Debug, "Deployment '{Deployment}' ranks last until {Until:O} after a sporadic {StatusCode}; it stays available.")]
+    public static partial void Throttled(ILogger logger, string deployment, DateTimeOffset until, int? statusCode);
 }

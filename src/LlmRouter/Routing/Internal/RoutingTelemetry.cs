@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LlmRouter.Health.Internal;
 using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
 using static LlmRouter.Telemetry.RouterTelemetry;
 
 namespace LlmRouter.Routing.Internal;
@@ -90,6 +91,13 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
                 if (deployment.CooldownUntil is DateTimeOffset until)
                 {
                     RoutingLog.CooledDown(runtime.Logger, deployment.Name, until, failure.Kind, failure.StatusCode);
+                }
+
+                break;
+            case HealthTransition.Throttled:
+                if (runtime.Logger.IsEnabled(LogLevel.Debug))
+                {
+                    RoutingLog.Throttled(runtime.Logger, deployment.Name, runtime.Clock.ToUtc(deployment.Health.ThrottledUntil), failure.StatusCode);
                 }
 
                 break;

@@ -128,10 +128,7 @@ internal struct Selection
             Span<double> scores = selection.Scores[..count];
             RankingStrategy strategy = route.Strategy;
             strategy.Score(new RankingContext(candidates[..count], scope.Streaming, scope.Options, scope.Random, now), scores);
-            if (route.HasQuotas)
-            {
-                DeferAtRateLimit(candidates[..count], scores, now, in scope, route.Name);
-            }
+            DeferAtRateLimit(candidates[..count], scores, now, in scope, route);
 
             selection._affinity = scope.PrefixHash != 0 && route.PrefixAffinity is { } affinity
                 ? AffinityPick(candidates[..count], scores, scope.PrefixHash, affinity.LatencyTolerance)
@@ -225,15 +222,19 @@ internal struct Selection
         _strategy = null;
     }
 
-    /// <summary>Ranks the deployments without room in their declared rate limits after all the others, keeping the strategy's order among them.</summary>
-    private static void DeferAtRateLimit(ReadOnlySpan<Deployment> candidates, Span<double> scores, long now, in RequestScope scope, string route)
+    /// <summary>
+    /// Ranks the deployments without room in their declared or reported rate limits, and those a recent sporadic 429 throttles,
+    /// after all the others, keeping the strategy's order among them.
+    /// </summary>
+    private static void DeferAtRateLimit(ReadOnlySpan<Deployment> candidates, Span<double> scores, long now, in RequestScope scope, CompiledRoute route)
     {
         for (int i = 0; i < candidates.Length; i++)
         {
-            if (!candidates[i].RateLimits.HasRoom(now, scope.PromptTokens))
+            Deployment d = candidates[i];
+            if (d.Health.IsThrottled(now) || (route.HasQuotas && !d.RateLimits.HasRoom(now, scope.PromptTokens)))
             {
                 scores[i] += RankingStrategy.RateLimitedOffset;
-                scope.Observer.DeferredAtRateLimit(route, candidates[i]);
+                scope.Observer.DeferredAtRateLimit(route.Name, d);
             }
         }
     }
