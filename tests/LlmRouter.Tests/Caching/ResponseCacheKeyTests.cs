@@ -41,7 +41,7 @@ public class ResponseCacheKeyTests
     {
         string key = Key(Conversation(), Options());
 
-        Assert.StartsWith("llmr1:", key, StringComparison.Ordinal);
+        Assert.StartsWith("llmr2:", key, StringComparison.Ordinal);
         Assert.Equal(38, key.Length);
         Assert.Equal(key, Key(Conversation(), Options()));
     }
@@ -120,13 +120,42 @@ public class ResponseCacheKeyTests
     }
 
     [Fact]
-    public void The_routers_own_properties_and_the_model_id_do_not_change_the_key()
+    public void The_routers_own_properties_other_than_constraints_and_the_model_id_do_not_change_the_key()
     {
         ChatOptions plain = Options();
-        ChatOptions constrained = Options().WithRouteConstraints(new RouteConstraints { Regions = ["eu"] });
-        constrained.ModelId = "something-else";
+        ChatOptions other = Options().WithCacheControl(new CacheControl { MaxAge = TimeSpan.FromMinutes(1) });
+        (other.AdditionalProperties ??= [])["llmrouter.something"] = "x";
+        other.ModelId = "something-else";
 
-        Assert.Equal(Key(Conversation(), plain), Key(Conversation(), constrained));
+        Assert.Equal(Key(Conversation(), plain), Key(Conversation(), other));
+    }
+
+    public static TheoryData<string, RouteConstraints> ConstraintChanges => new()
+    {
+        { "region", new RouteConstraints { Regions = ["eu"] } },
+        { "tag", new RouteConstraints { RequiredTags = ["hipaa"] } },
+        { "zero data retention", new RouteConstraints { RequireZeroDataRetention = true } },
+        { "no fallbacks", new RouteConstraints { DisableFallbacks = true } },
+    };
+
+    [Theory]
+    [MemberData(nameof(ConstraintChanges))]
+    public void Every_constraint_on_who_may_serve_changes_the_key(string constraint, RouteConstraints constraints)
+    {
+        string unconstrained = Key(Conversation(), Options());
+
+        Assert.True(unconstrained != Key(Conversation(), Options().WithRouteConstraints(constraints)), constraint);
+    }
+
+    [Fact]
+    public void Equal_constraints_written_differently_match_and_attempt_limits_do_not_count()
+    {
+        static string With(RouteConstraints c) => Key(Conversation(), Options().WithRouteConstraints(c));
+
+        Assert.Equal(With(new RouteConstraints { Regions = ["eu", "uk"], RequiredTags = ["A", "b"] }), With(new RouteConstraints { Regions = ["UK", "EU", "eu"], RequiredTags = ["B", "a"], MaxAttempts = 1 }));
+        Assert.Equal(Key(Conversation(), Options()), With(new RouteConstraints { Regions = [], RequiredTags = [] }));
+        Assert.NotEqual(With(new RouteConstraints { Regions = ["eu"] }), With(new RouteConstraints { RequiredTags = ["eu"] }));
+        Assert.NotEqual(With(new RouteConstraints { Regions = ["eu", "us"] }), With(new RouteConstraints { Regions = ["eu"] }));
     }
 
     [Fact]

@@ -1,0 +1,101 @@
+using System.Runtime.CompilerServices;
+using LlmRouter.Tests.TestUtilities;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace LlmRouter.Tests.Caching;
+
+/// <summary>What the cache may serve and store: routing constraints, partitions, per-request controls, filtered answers, rejected routes.</summary>
+public sealed class ResponseCacheAdmissibilityTests : IDisposable
+{
+    private static readonly ChatMessage[] Prompt = [new(ChatRole.User, "What is the capital of France?")];
+    private readonly ServiceProvider _services;
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly TestChatClient _provider = new("provider");
+    private int _produced;
+
+    public ResponseCacheAdmissibilityTests()
+    {
+        _services = new ServiceCollection().AddHybridCache().Services.BuildServiceProvider();
+        _provider.GetResponseAsyncCallback = (_, _, _) =>
+        {
+            int n = Interlocked.Increment(ref _produced);
+            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, $"Paris #{n}")));
+        };
+        _provider.GetStreamingResponseAsyncCallback = (_, _, ct) => Stream(ct);
+    }
+
+    public void Dispose() => _services.Dispose();
+
+    private ResponseCacheChatClient Cache(IChatClient? inner = null) =>
+        new(inner ?? _provider, _services.GetRequiredService<HybridCache>(), new ResponseCacheOptions(), _time);
+
+    private async IAsyncEnumerable<ChatResponseUpdate> Stream([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        int n = Interlocked.Increment(ref _produced);
+        await Task.Yield();
+        yield return new ChatResponseUpdate(ChatRole.Assistant, "Par");
+        yield return new ChatResponseUpdate(ChatRole.Assistant, $"is #{n}");
+    }
+
+    public static TheoryData<string, RouteConstraints> Constraints => new()
+    {
+        { "eu", new RouteConstraints { Regions = ["eu"] } },
+        { "eu", new RouteConstraints { RequiredTags = ["residency-eu"] } },
+        { "eu", new RouteConstraints { RequireZeroDataRetention = true } },
+    };
+
+    [Theory]
+    [MemberData(nameof(Constraints))]
+    public async Task A_constrained_request_is_never_served_an_answer_from_a_deployment_it_excludes(string allowed, RouteConstraints constraints)
+    {
+        var h = new RouterHarness();
+        h.Add("us", configure: d => d.Region = "us");
+        h.Add("eu", configure: d =>
+        {
+            d.Region = "eu";
+            d.ZeroDataRetention = true;
+            d.Tags.Add("residency-eu");
+        });
+        h.Route("chat", "Ordered", "us", "eu");
+        using LlmRouterChatClient router = h.Build();
+        ResponseCacheChatClient cache = Cache(router);
+
+        ChatResponse unconstrained = await cache.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat"));
+        ChatResponse constrained = await cache.GetResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat").WithRouteConstraints(constraints));
+        string streamed = await StreamedFrom(cache, RouterHarness.For("chat").WithRouteConstraints(constraints));
+
+        Assert.Equal("us", unconstrained.GetRoutingReport()!.Deployment);
+        Assert.Equal(allowed, constrained.GetRoutingReport()?.Deployment);
+        Assert.Contains("eu", streamed, StringComparison.Ordinal);
+        Assert.Equal(1, h.Clients["us"].Calls);
+    }
+
+    private static async Task<string> StreamedFrom(IChatClient client, ChatOptions options)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (ChatResponseUpdate u in client.GetStreamingResponseAsync(RouterHarness.Prompt, options))
+        {
+            updates.Add(u);
+        }
+
+        return updates.ToChatResponse().Text;
+    }
+
+    [Fact]
+    public async Task Requests_under_the_same_constraints_share_an_entry_whatever_the_order_and_case_of_regions()
+    {
+        ResponseCacheChatClient cache = Cache();
+
+        await cache.GetResponseAsync(Prompt, new ChatOptions().WithRouteConstraints(new RouteConstraints { Regions = ["eu", "uk"] }));
+        ChatResponse hit = await cache.GetResponseAsync(Prompt, new ChatOptions().WithRouteConstraints(new RouteConstraints { Regions = ["UK", "eu", "eu"], MaxAttempts = 2 }));
+        ChatResponse unconstrained = await cache.GetResponseAsync(Prompt, new ChatOptions().WithRouteConstraints(new RouteConstraints { Regions = [] }));
+        ChatResponse none = await cache.GetResponseAsync(Prompt);
+
+        Assert.Equal("Paris #1", hit.Text);
+        Assert.Equal("Paris #2", unconstrained.Text);
+        Assert.Equal("Paris #2", none.Text);
+    }
+}
