@@ -321,8 +321,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     private string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl control)
     {
         string? partition = control.Partition ?? _options.Partition?.Invoke(options);
-        string scope = control.Namespace is null ? partition ?? string.Empty : $"{partition}\u001F{control.Namespace}";
-        return ResponseCacheKey.Compute(messages, options, options?.ModelId ?? string.Empty, scope);
+        return ResponseCacheKey.Compute(messages, options, options?.ModelId, partition, control.Namespace);
     }
 
     private HybridCacheEntryOptions EntryOptions(CacheControl control, HybridCacheEntryFlags flags) => new()

@@ -40,6 +40,8 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
         yield return new ChatResponseUpdate(ChatRole.Assistant, $"is #{n}");
     }
 
+    private static ChatOptions With(CacheControl control) => new ChatOptions().WithCacheControl(control);
+
     public static TheoryData<string, RouteConstraints> Constraints => new()
     {
         { "eu", new RouteConstraints { Regions = ["eu"] } },
@@ -97,5 +99,26 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
         Assert.Equal("Paris #1", hit.Text);
         Assert.Equal("Paris #2", unconstrained.Text);
         Assert.Equal("Paris #2", none.Text);
+    }
+
+    public static TheoryData<CacheControl, CacheControl> DistinctScopes => new()
+    {
+        { new CacheControl { Partition = "acme\u001Fx" }, new CacheControl { Partition = "acme", Namespace = "x" } },
+        { new CacheControl { Partition = string.Empty }, new CacheControl() },
+        { new CacheControl { Namespace = string.Empty }, new CacheControl() },
+        { new CacheControl { Partition = "a", Namespace = "b\u001Fc" }, new CacheControl { Partition = "a\u001Fb", Namespace = "c" } },
+    };
+
+    [Theory]
+    [MemberData(nameof(DistinctScopes))]
+    public async Task Distinct_partitions_and_namespaces_never_share_an_entry(CacheControl first, CacheControl second)
+    {
+        ResponseCacheChatClient cache = Cache();
+
+        ChatResponse a = await cache.GetResponseAsync(Prompt, With(first));
+        ChatResponse b = await cache.GetResponseAsync(Prompt, With(second));
+
+        Assert.Equal("Paris #1", a.Text);
+        Assert.Equal("Paris #2", b.Text);
     }
 }

@@ -33,8 +33,8 @@ public class ResponseCacheKeyTests
         ToolMode = ChatToolMode.Auto,
     };
 
-    private static string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, string route = "chat", string? partition = "tenant-a") =>
-        ResponseCacheKey.Compute(messages, options, route, partition);
+    private static string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, string? route = "chat", string? partition = "tenant-a", string? @namespace = null) =>
+        ResponseCacheKey.Compute(messages, options, route, partition, @namespace);
 
     [Fact]
     public void The_key_has_a_fixed_short_form()
@@ -96,6 +96,27 @@ public class ResponseCacheKeyTests
         Assert.NotEqual(key, Key(Conversation(), Options(), route: "smart"));
         Assert.NotEqual(key, Key(Conversation(), Options(), partition: "tenant-b"));
         Assert.NotEqual(key, Key(Conversation(), Options(), partition: null));
+        Assert.NotEqual(key, Key(Conversation(), Options(), @namespace: "v2"));
+    }
+
+    [Fact]
+    public void Partition_namespace_and_route_are_separate_fields_and_none_differs_from_empty()
+    {
+        string Of(string? partition, string? @namespace, string? route) => Key(Conversation(), Options(), route, partition, @namespace);
+
+        string[] keys =
+        [
+            Of("acme\u001Fx", null, "chat"),
+            Of("acme", "x", "chat"),
+            Of("acme", null, "x\u001Fchat"),
+            Of(null, null, null),
+            Of(string.Empty, null, null),
+            Of(null, string.Empty, null),
+            Of(null, null, string.Empty),
+            Of(string.Empty, string.Empty, string.Empty),
+        ];
+
+        Assert.Equal(keys.Length, keys.Distinct(StringComparer.Ordinal).Count());
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace LlmRouter.Caching.Internal;
 
 /// <summary>
 /// The response-cache key: XxHash128 over a canonical, tagged, length-prefixed encoding of everything that changes the
-/// answer (format version, tenant partition, route, the routing constraints, every message and content, and the
+/// answer (format version, tenant partition, namespace, route, the routing constraints, every message and content, and the
 /// output-shaping options), rendered as a fixed 38-character string ("llmr2:" + 32 hex digits), well under HybridCache's
 /// 1,024-character limit.
 /// </summary>
@@ -27,13 +27,15 @@ internal static class ResponseCacheKey
     private static readonly ConditionalWeakTable<AITool, byte[]> ToolEncodings = new();
     private static readonly ChatOptions NoOptions = new();
 
-    public static string Compute(IEnumerable<ChatMessage> messages, ChatOptions? options, string route, string? partition)
+    /// <summary>Computes the key. Partition, namespace and route are separate length-prefixed fields, <see langword="null"/> distinct from empty.</summary>
+    public static string Compute(IEnumerable<ChatMessage> messages, ChatOptions? options, string? route, string? partition, string? @namespace = null)
     {
         var w = new Writer();
         try
         {
             w.Byte(FormatVersion);
             w.String(partition);
+            w.String(@namespace);
             w.String(route);
             WriteConstraints(ref w, options.GetRouteConstraints());
             foreach (ChatMessage message in messages)
