@@ -310,9 +310,17 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     /// <summary>The route a request names, as the router names it (or its model id / the default label over another client).</summary>
     private string RouteTag(ChatOptions? options) => _router?.RouteTag(options?.ModelId) ?? options?.ModelId ?? RouterDefaults.ImplicitDefaultRouteName;
 
-    private static bool Applies(ChatOptions? options, out CacheControl control)
+    /// <summary>Whether the cache takes part in the request; first rejects bad controls, before anything reaches a provider.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The request's <see cref="CacheControl.TimeToLive"/> is not positive.</exception>
+    private bool Applies(ChatOptions? options, out CacheControl control)
     {
         control = options.GetCacheControl() ?? Default;
+        if (control.TimeToLive is TimeSpan ttl && ttl <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), ttl,
+                $"CacheControl.TimeToLive must be positive; it was {ttl}. Leave it null to keep the answer for ResponseCacheOptions.TimeToLive ({_options.TimeToLive}).");
+        }
+
         return options?.ConversationId is null
             && options.GetRouteConstraints() is not { RequireZeroDataRetention: true }
             && !(control.NoCache && control.NoStore);

@@ -40,6 +40,17 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
         yield return new ChatResponseUpdate(ChatRole.Assistant, $"is #{n}");
     }
 
+    private static async Task<string> Streamed(IChatClient client, ChatOptions? options = null)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (ChatResponseUpdate u in client.GetStreamingResponseAsync(Prompt, options))
+        {
+            updates.Add(u);
+        }
+
+        return updates.ToChatResponse().Text;
+    }
+
     private static ChatOptions With(CacheControl control) => new ChatOptions().WithCacheControl(control);
 
     public static TheoryData<string, RouteConstraints> Constraints => new()
@@ -120,5 +131,41 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
 
         Assert.Equal("Paris #1", a.Text);
         Assert.Equal("Paris #2", b.Text);
+    }
+
+    public static TheoryData<TimeSpan, bool> BadTimesToLive => new()
+    {
+        { TimeSpan.Zero, false },
+        { TimeSpan.FromSeconds(-1), false },
+        { TimeSpan.Zero, true },
+        { TimeSpan.FromSeconds(-1), true },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTimesToLive))]
+    public async Task A_non_positive_time_to_live_is_rejected_before_any_provider_call(TimeSpan ttl, bool streaming)
+    {
+        ResponseCacheChatClient cache = Cache();
+        ChatOptions options = With(new CacheControl { TimeToLive = ttl });
+
+        ArgumentOutOfRangeException error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(
+            () => streaming ? Streamed(cache, options) : cache.GetResponseAsync(Prompt, options));
+
+        Assert.Equal(0, _provider.Calls);
+        Assert.Equal("options", error.ParamName);
+        Assert.Equal(ttl, error.ActualValue);
+        Assert.Contains("CacheControl.TimeToLive", error.Message, StringComparison.Ordinal);
+        Assert.Contains("positive", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_non_positive_time_to_live_is_rejected_even_when_the_request_bypasses_the_cache()
+    {
+        ResponseCacheChatClient cache = Cache();
+        ChatOptions options = With(new CacheControl { TimeToLive = TimeSpan.Zero });
+        options.ConversationId = "conv-1";
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => cache.GetResponseAsync(Prompt, options));
+        Assert.Equal(0, _provider.Calls);
     }
 }
