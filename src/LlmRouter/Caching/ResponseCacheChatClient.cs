@@ -18,8 +18,9 @@ namespace LlmRouter;
 /// <remarks>
 /// <para>
 /// Not cached: requests with a <see cref="ChatOptions.ConversationId"/> (the answer depends on server-side state),
-/// zero-data-retention requests (<see cref="RouteConstraints.RequireZeroDataRetention"/>), errors, and streams that fail or
-/// are abandoned before their end.
+/// zero-data-retention requests (<see cref="RouteConstraints.RequireZeroDataRetention"/>), errors, answers a content filter
+/// stopped (<see cref="ChatFinishReason.ContentFilter"/>, streamed or not: identical requests made while one is in flight
+/// share it, later ones are sent again), and streams that fail or are abandoned before their end.
 /// </para>
 /// <para>
 /// Non-streaming misses are coalesced by HybridCache's stampede protection. Streaming misses are coalesced per
@@ -119,25 +120,37 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         }
 
         var state = new Produce(this, messages, options);
-        CachedResponse entry = await _cache.GetOrCreateAsync(
-            key,
-            state,
-            static async (s, ct) =>
-            {
-                // HybridCache may run this on the thread pool without the caller's ExecutionContext (it does when the token
-                // can be cancelled): restore it, so the layers below see the caller's AsyncLocals (Activity.Current, an
-                // IScopePathSource reading the current HTTP user). In an async lambda this does not leak to HybridCache.
-                if (s.Context is { } context)
+        CachedResponse entry;
+        try
+        {
+            entry = await _cache.GetOrCreateAsync(
+                key,
+                state,
+                static async (s, ct) =>
                 {
-                    ExecutionContext.Restore(context);
-                }
+                    // HybridCache may run this on the thread pool without the caller's ExecutionContext (it does when the token
+                    // can be cancelled): restore it, so the layers below see the caller's AsyncLocals (Activity.Current, an
+                    // IScopePathSource reading the current HTTP user). In an async lambda this does not leak to HybridCache.
+                    if (s.Context is { } context)
+                    {
+                        ExecutionContext.Restore(context);
+                    }
 
-                s.Owner.Missed(s.Messages, s.Options);
-                return s.Owner.ToEntry(s.Response = await s.Owner.InnerClient.GetResponseAsync(s.Messages, s.Options, ct).ConfigureAwait(false));
-            },
-            EntryOptions(control, control.NoStore ? HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite : HybridCacheEntryFlags.None),
-            tags: null,
-            cancellationToken).ConfigureAwait(false);
+                    s.Owner.Missed(s.Messages, s.Options);
+                    ChatResponse response = s.Response = await s.Owner.InnerClient.GetResponseAsync(s.Messages, s.Options, ct).ConfigureAwait(false);
+                    CachedResponse made = s.Owner.ToEntry(response);
+
+                    // HybridCache stores whatever the factory returns; failing the factory is the only way to not store it.
+                    return Storable(response) ? made : throw new UnstoredAnswerException(made);
+                },
+                EntryOptions(control, control.NoStore ? HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite : HybridCacheEntryFlags.None),
+                tags: null,
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (UnstoredAnswerException unstored)
+        {
+            entry = unstored.Entry; // a caller that joined the miss is served its answer, as one joining a stream is
+        }
 
         if (state.Response is { } produced)
         {
@@ -338,9 +351,12 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         Flags = flags,
     };
 
+    /// <summary>Whether an answer may be stored: not one a content filter stopped (filters misfire, and a replay would repeat it for the whole time to live).</summary>
+    private static bool Storable(ChatResponse response) => response.FinishReason != ChatFinishReason.ContentFilter;
+
     private async ValueTask StoreAsync(string key, ChatResponse response, CacheControl control, CancellationToken cancellationToken)
     {
-        if (!control.NoStore)
+        if (!control.NoStore && Storable(response))
         {
             await _cache.SetAsync(key, ToEntry(response), EntryOptions(control, HybridCacheEntryFlags.None), tags: null, cancellationToken).ConfigureAwait(false);
         }

@@ -14,6 +14,7 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
     private readonly ServiceProvider _services;
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly TestChatClient _provider = new("provider");
+    private ChatFinishReason? _finish;
     private int _produced;
 
     public ResponseCacheAdmissibilityTests()
@@ -22,7 +23,7 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
         _provider.GetResponseAsyncCallback = (_, _, _) =>
         {
             int n = Interlocked.Increment(ref _produced);
-            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, $"Paris #{n}")));
+            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, $"Paris #{n}")) { FinishReason = _finish });
         };
         _provider.GetStreamingResponseAsyncCallback = (_, _, ct) => Stream(ct);
     }
@@ -37,7 +38,7 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
         int n = Interlocked.Increment(ref _produced);
         await Task.Yield();
         yield return new ChatResponseUpdate(ChatRole.Assistant, "Par");
-        yield return new ChatResponseUpdate(ChatRole.Assistant, $"is #{n}");
+        yield return new ChatResponseUpdate(ChatRole.Assistant, $"is #{n}") { FinishReason = _finish };
     }
 
     private static async Task<string> Streamed(IChatClient client, ChatOptions? options = null)
@@ -167,5 +168,73 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
 
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => cache.GetResponseAsync(Prompt, options));
         Assert.Equal(0, _provider.Calls);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Content_filtered_answers_are_not_stored(bool streaming)
+    {
+        ResponseCacheChatClient cache = Cache();
+        Task<string> Ask(ChatOptions? options = null) => streaming ? Streamed(cache, options) : cache.GetResponseAsync(Prompt, options).ContinueWith(t => t.Result.Text, TaskScheduler.Default);
+
+        _finish = ChatFinishReason.ContentFilter;
+        string filtered = await Ask();
+        string fresh = await Ask(With(new CacheControl { NoCache = true }));
+        _finish = ChatFinishReason.Stop;
+        string third = await Ask();
+        string hit = await Ask();
+
+        Assert.Equal("Paris #1", filtered);
+        Assert.Equal("Paris #2", fresh);
+        Assert.Equal("Paris #3", third);
+        Assert.Equal("Paris #3", hit);
+    }
+
+    [Fact]
+    public async Task Concurrent_identical_misses_share_a_content_filtered_answer_that_is_then_not_stored()
+    {
+        var release = new TaskCompletionSource<ChatResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = new TestChatClient("slow")
+        {
+            GetResponseAsyncCallback = (_, _, _) => Interlocked.Increment(ref _produced) == 1
+                ? release.Task
+                : Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "Paris"))),
+        };
+        var counting = new CountingCache(_services.GetRequiredService<HybridCache>());
+        var cache = new ResponseCacheChatClient(slow, counting, new ResponseCacheOptions(), _time);
+
+        Task<ChatResponse>[] callers = [.. Enumerable.Range(0, 8).Select(_ => Task.Run(() => cache.GetResponseAsync(Prompt)))];
+        await Eventually.Until(() => slow.Calls == 1 && counting.Lookups == 8); // all eight joined the one miss
+        release.SetResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "I can't help with that.")) { FinishReason = ChatFinishReason.ContentFilter });
+        ChatResponse[] answers = await Task.WhenAll(callers);
+        ChatResponse after = await cache.GetResponseAsync(Prompt);
+
+        Assert.All(answers, a => Assert.Equal(ChatFinishReason.ContentFilter, a.FinishReason));
+        Assert.Equal(8, answers.Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.Equal("Paris", after.Text);
+        Assert.Equal(2, slow.Calls);
+    }
+
+    /// <summary>Counts lookups that have reached HybridCache (which joins a caller to a running miss before returning its task).</summary>
+    private sealed class CountingCache(HybridCache inner) : HybridCache
+    {
+        private int _lookups;
+
+        public int Lookups => Volatile.Read(ref _lookups);
+
+        public override ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)
+        {
+            ValueTask<T> lookup = inner.GetOrCreateAsync(key, state, factory, options, tags, cancellationToken);
+            Interlocked.Increment(ref _lookups);
+            return lookup;
+        }
+
+        public override ValueTask SetAsync<T>(string key, T value, HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default) =>
+            inner.SetAsync(key, value, options, tags, cancellationToken);
+
+        public override ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default) => inner.RemoveAsync(key, cancellationToken);
+
+        public override ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default) => inner.RemoveByTagAsync(tag, cancellationToken);
     }
 }
