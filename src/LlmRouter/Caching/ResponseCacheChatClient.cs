@@ -17,7 +17,8 @@ namespace LlmRouter;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Not cached: requests with a <see cref="ChatOptions.ConversationId"/> (the answer depends on server-side state),
+/// Not cached: requests with a <see cref="ChatOptions.ConversationId"/> (the answer depends on server-side state), requests
+/// naming a route the router under the cache does not have (they get the router's <see cref="UnknownRouteException"/>),
 /// zero-data-retention requests (<see cref="RouteConstraints.RequireZeroDataRetention"/>), errors, answers a content filter
 /// stopped (<see cref="ChatFinishReason.ContentFilter"/>, streamed or not: identical requests made while one is in flight
 /// share it, later ones are sent again), and streams that fail or are abandoned before their end.
@@ -334,9 +335,12 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
                 $"CacheControl.TimeToLive must be positive; it was {ttl}. Leave it null to keep the answer for ResponseCacheOptions.TimeToLive ({_options.TimeToLive}).");
         }
 
+        // A model id the router has no route for (an empty one included) passes through, so the caller gets the router's
+        // error: nothing is served from, or stored under, a route that does not exist.
         return options?.ConversationId is null
             && options.GetRouteConstraints() is not { RequireZeroDataRetention: true }
-            && !(control.NoCache && control.NoStore);
+            && !(control.NoCache && control.NoStore)
+            && (_router is null || options?.ModelId is not { } model || _router.ResolveRouteName(model) is not null);
     }
 
     private string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl control)

@@ -216,6 +216,26 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
         Assert.Equal(2, slow.Calls);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("no-such-route")]
+    public async Task A_route_the_router_rejects_gets_the_routers_error_not_a_cached_answer(string modelId)
+    {
+        var h = new RouterHarness();
+        h.Add("a");
+        using LlmRouterChatClient router = h.Build();
+        ResponseCacheChatClient cache = Cache(router);
+        await cache.GetResponseAsync(RouterHarness.Prompt);
+        await StreamedFrom(cache, new ChatOptions());
+
+        UnknownRouteException error = await Assert.ThrowsAsync<UnknownRouteException>(() => cache.GetResponseAsync(RouterHarness.Prompt, new ChatOptions { ModelId = modelId }));
+        await Assert.ThrowsAsync<UnknownRouteException>(() => StreamedFrom(cache, new ChatOptions { ModelId = modelId }));
+
+        Assert.Equal(modelId, error.Route);
+        Assert.Equal(2, cache.Statistics.Bypassed);
+        Assert.Equal(1, h.Clients["a"].Calls);
+    }
+
     /// <summary>Counts lookups that have reached HybridCache (which joins a caller to a running miss before returning its task).</summary>
     private sealed class CountingCache(HybridCache inner) : HybridCache
     {
