@@ -346,7 +346,8 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     private string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl control)
     {
         string? partition = control.Partition ?? _options.Partition?.Invoke(options);
-        return ResponseCacheKey.Compute(messages, options, options?.ModelId, partition, control.Namespace);
+        RouteConstraints? constraints = _admission is null ? options.GetRouteConstraints() : _admission.Constraints(options);
+        return ResponseCacheKey.Compute(messages, options, options?.ModelId, partition, control.Namespace, constraints);
     }
 
     private HybridCacheEntryOptions EntryOptions(CacheControl control, HybridCacheEntryFlags flags) => new()

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LlmRouter.Tests.Budgets;
 using LlmRouter.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -96,6 +97,29 @@ public sealed class ResponseCacheAdmissibilityTests : IDisposable
         }
 
         return updates.ToChatResponse().Text;
+    }
+
+    [Fact]
+    public async Task A_scope_whose_policy_allows_one_region_is_never_served_an_answer_from_another()
+    {
+        var h = new BudgetHarness();
+        TestChatClient us = h.Add("us", configure: d => d.Region = "us");
+        TestChatClient eu = h.Add("eu", configure: d => d.Region = "eu");
+        h.Router.Route("chat", "Ordered", "us", "eu");
+        h.Scope("org:eu-only").AllowedRegions.Add("eu");
+        ResponseCacheChatClient cache = Cache(h.Build());
+        static ChatOptions From(string scope) => BudgetHarness.For(scope).Also(o => o.ModelId = "chat");
+
+        ChatResponse anywhere = await cache.GetResponseAsync(BudgetHarness.Prompt, From("org:anywhere"));
+        ChatResponse euOnly = await cache.GetResponseAsync(BudgetHarness.Prompt, From("org:eu-only"));
+        string euStreamed = await StreamedFrom(cache, From("org:eu-only"));
+        ChatResponse askedForEu = await cache.GetResponseAsync(BudgetHarness.Prompt, From("org:anywhere").WithRouteConstraints(new RouteConstraints { Regions = ["EU"] }));
+
+        Assert.Equal("us", anywhere.GetRoutingReport()?.Deployment);
+        Assert.Equal("eu", euOnly.GetRoutingReport()?.Deployment);
+        Assert.Equal(euOnly.Text, euStreamed);
+        Assert.Equal(euOnly.Text, askedForEu.Text);
+        Assert.Equal((1, 1), (us.Calls, eu.Calls)); // the eu-only scope's entry serves whoever asks for eu
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public class ResponseCacheKeyTests
     };
 
     private static string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, string? route = "chat", string? partition = "tenant-a", string? @namespace = null) =>
-        ResponseCacheKey.Compute(messages, options, route, partition, @namespace);
+        ResponseCacheKey.Compute(messages, options, route, partition, @namespace, options.GetRouteConstraints());
 
     [Fact]
     public void The_key_has_a_fixed_short_form()

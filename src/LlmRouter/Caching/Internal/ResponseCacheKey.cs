@@ -27,8 +27,11 @@ internal static class ResponseCacheKey
     private static readonly ConditionalWeakTable<AITool, byte[]> ToolEncodings = new();
     private static readonly ChatOptions NoOptions = new();
 
-    /// <summary>Computes the key. Partition, namespace and route are separate length-prefixed fields, <see langword="null"/> distinct from empty.</summary>
-    public static string Compute(IEnumerable<ChatMessage> messages, ChatOptions? options, string? route, string? partition, string? @namespace = null)
+    /// <summary>
+    /// Computes the key. Partition, namespace and route are separate length-prefixed fields, <see langword="null"/> distinct
+    /// from empty; <paramref name="constraints"/> are the request's routing constraints with any a lower layer adds.
+    /// </summary>
+    public static string Compute(IEnumerable<ChatMessage> messages, ChatOptions? options, string? route, string? partition, string? @namespace, RouteConstraints? constraints)
     {
         var w = new Writer();
         try
@@ -37,7 +40,7 @@ internal static class ResponseCacheKey
             w.String(partition);
             w.String(@namespace);
             w.String(route);
-            WriteConstraints(ref w, options.GetRouteConstraints());
+            WriteConstraints(ref w, constraints);
             foreach (ChatMessage message in messages)
             {
                 WriteMessage(ref w, message);
