@@ -29,12 +29,12 @@ public class CacheKeyBenchmarks
         }
 
         // Tool encodings are cached per tool instance, as in a real app where tools are created once.
-        _ = ResponseCacheKey.Compute(_messages, _options, "chat", "tenant");
+        _ = ResponseCacheKey.Compute(_messages, _options, "chat", "tenant", @namespace: null, constraints: null);
     }
 
     [Benchmark(Baseline = true, Description = "M.E.AI key: JSON + SHA-384 (DistributedCachingChatClient)")]
     public string MeaiKey() => AIJsonUtilities.HashDataToString([_messages, _options, false], AIJsonUtilities.DefaultOptions);
 
     [Benchmark(Description = "LlmRouter key: canonical encoding + XxHash128")]
-    public string RouterKey() => ResponseCacheKey.Compute(_messages, _options, "chat", "tenant");
+    public string RouterKey() => ResponseCacheKey.Compute(_messages, _options, "chat", "tenant", @namespace: null, constraints: null);
 }

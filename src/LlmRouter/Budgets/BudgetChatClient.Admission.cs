@@ -21,6 +21,32 @@ public sealed partial class BudgetChatClient
     /// </summary>
     DateTimeOffset ICacheHitAdmission.Check(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming) => CheckCacheHit(messages, options, streaming);
 
+    /// <summary>
+    /// The request's routing constraints with what its scopes' policies add (allowed regions, fallback routes), without
+    /// checking or counting anything: the cache keys entries on them, so a scope allowed only "eu" never gets an answer
+    /// served elsewhere for another scope.
+    /// </summary>
+    RouteConstraints? ICacheHitAdmission.Constraints(ChatOptions? options)
+    {
+        RouteConstraints? asked = options.GetRouteConstraints();
+        if (_policies.IsEmpty || (options.GetScopePath() ?? _source?.GetScopePath(options)) is not { } path)
+        {
+            return asked;
+        }
+
+        string route = options?.ModelId ?? string.Empty;
+        List<string>? regions = null;
+        List<string>? allowedRoutes = null;
+        List<string>? deniedRoutes = null;
+        ScopeRuntime[] scopes = _policies.Resolve(path).RuleScopes;
+        for (int i = 0; i < scopes.Length; i++)
+        {
+            Narrow(scopes[i].Policy, route, asked?.Regions, ref regions, ref allowedRoutes, ref deniedRoutes);
+        }
+
+        return regions is null && allowedRoutes is null && deniedRoutes is null ? asked : RouteConstraints.Narrow(asked, regions, allowedRoutes, deniedRoutes);
+    }
+
     private DateTimeOffset CheckCacheHit(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
     {
         ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);

@@ -82,37 +82,19 @@ public sealed partial class BudgetChatClient
                 throw Deny(path, route, scope, PolicyViolation.RouteDenied, $"route '{routeName}' is denied.", null, now, streaming, messages);
             }
 
-            if (_fallbackLimited.Count > 0 && (p.AllowedRoutes.Count > 0 || p.DeniedRoutes.Count > 0) && _fallbackLimited.TryGetValue(p, out FrozenSet<string>? limitedRoutes) && limitedRoutes.Contains(route))
+            IReadOnlyList<string>? askedRegions = options.GetRouteConstraints()?.Regions;
+            if (p.AllowedRegions.Count > 0 && askedRegions is { Count: > 0 })
             {
-                // The route's fallbacks (or its deployments' models) reach what this scope excludes: the router must skip them.
-                if (p.AllowedRoutes.Count > 0)
+                for (int r = 0; r < askedRegions.Count; r++)
                 {
-                    allowedRoutes = allowedRoutes is null ? [.. p.AllowedRoutes] : Intersect(allowedRoutes, p.AllowedRoutes);
-                }
-
-                if (p.DeniedRoutes.Count > 0)
-                {
-                    (deniedRoutes ??= []).AddRange(p.DeniedRoutes);
-                }
-            }
-
-            if (p.AllowedRegions.Count > 0)
-            {
-                if (options.GetRouteConstraints()?.Regions is { Count: > 0 } asked)
-                {
-                    for (int r = 0; r < asked.Count; r++)
+                    if (!Contains(p.AllowedRegions, askedRegions[r]))
                     {
-                        if (!Contains(p.AllowedRegions, asked[r]))
-                        {
-                            throw Deny(path, route, scope, PolicyViolation.RegionNotAllowed, $"region '{asked[r]}' is not allowed; allowed: {string.Join(", ", p.AllowedRegions)}.", null, now, streaming, messages);
-                        }
+                        throw Deny(path, route, scope, PolicyViolation.RegionNotAllowed, $"region '{askedRegions[r]}' is not allowed; allowed: {string.Join(", ", p.AllowedRegions)}.", null, now, streaming, messages);
                     }
                 }
-                else
-                {
-                    regions = regions is null ? [.. p.AllowedRegions] : Intersect(regions, p.AllowedRegions);
-                }
             }
+
+            Narrow(p, route, askedRegions, ref regions, ref allowedRoutes, ref deniedRoutes);
 
             if (p.MaxOutputTokensPerRequest is int max)
             {
@@ -153,6 +135,32 @@ public sealed partial class BudgetChatClient
         }
 
         return accounts;
+    }
+
+    /// <summary>
+    /// What one scope's policy adds to the request's routing constraints: the routes its fallbacks may use, and its allowed
+    /// regions when the request asked for none (regions it asked for are checked, not narrowed).
+    /// </summary>
+    private void Narrow(ScopePolicy p, string route, IReadOnlyList<string>? askedRegions, ref List<string>? regions, ref List<string>? allowedRoutes, ref List<string>? deniedRoutes)
+    {
+        if (_fallbackLimited.Count > 0 && (p.AllowedRoutes.Count > 0 || p.DeniedRoutes.Count > 0) && _fallbackLimited.TryGetValue(p, out FrozenSet<string>? limitedRoutes) && limitedRoutes.Contains(route))
+        {
+            // The route's fallbacks (or its deployments' models) reach what this scope excludes: the router must skip them.
+            if (p.AllowedRoutes.Count > 0)
+            {
+                allowedRoutes = allowedRoutes is null ? [.. p.AllowedRoutes] : Intersect(allowedRoutes, p.AllowedRoutes);
+            }
+
+            if (p.DeniedRoutes.Count > 0)
+            {
+                (deniedRoutes ??= []).AddRange(p.DeniedRoutes);
+            }
+        }
+
+        if (p.AllowedRegions.Count > 0 && askedRegions is not { Count: > 0 })
+        {
+            regions = regions is null ? [.. p.AllowedRegions] : Intersect(regions, p.AllowedRegions);
+        }
     }
 
     private PolicyViolationException Deny(

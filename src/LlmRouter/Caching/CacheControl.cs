@@ -9,7 +9,11 @@ public sealed class CacheControl
     /// <summary>Gets or sets whether to not store this request's answer.</summary>
     public bool NoStore { get; set; }
 
-    /// <summary>Gets or sets how long this request's answer is kept; default <see cref="ResponseCacheOptions.TimeToLive"/>.</summary>
+    /// <summary>
+    /// Gets or sets how long this request's answer is kept; default <see cref="ResponseCacheOptions.TimeToLive"/>. Must be
+    /// positive: a request with zero or a negative value fails with <see cref="ArgumentOutOfRangeException"/> before any
+    /// provider call.
+    /// </summary>
     public TimeSpan? TimeToLive { get; set; }
 
     /// <summary>Gets or sets the oldest cached answer this request accepts; older entries are treated as misses and replaced.</summary>

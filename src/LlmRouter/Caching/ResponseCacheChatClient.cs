@@ -18,9 +18,11 @@ namespace LlmRouter;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Not cached: requests with a <see cref="ChatOptions.ConversationId"/> (the answer depends on server-side state),
-/// zero-data-retention requests (<see cref="RouteConstraints.RequireZeroDataRetention"/>), errors, and streams that fail or
-/// are abandoned before their end.
+/// Not cached: requests with a <see cref="ChatOptions.ConversationId"/> (the answer depends on server-side state), requests
+/// naming a route the router under the cache does not have (they get the router's <see cref="UnknownRouteException"/>),
+/// zero-data-retention requests (<see cref="RouteConstraints.RequireZeroDataRetention"/>), errors, answers a content filter
+/// stopped (<see cref="ChatFinishReason.ContentFilter"/>, streamed or not: identical requests made while one is in flight
+/// share it, later ones are sent again), and streams that fail or are abandoned before their end.
 /// </para>
 /// <para>
 /// Non-streaming misses are coalesced by HybridCache's stampede protection. Streaming misses are coalesced per
@@ -120,25 +122,37 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         }
 
         var state = new Produce(this, messages, options);
-        CachedResponse entry = await _cache.GetOrCreateAsync(
-            key,
-            state,
-            static async (s, ct) =>
-            {
-                // HybridCache may run this on the thread pool without the caller's ExecutionContext (it does when the token
-                // can be cancelled): restore it, so the layers below see the caller's AsyncLocals (Activity.Current, an
-                // IScopePathSource reading the current HTTP user). In an async lambda this does not leak to HybridCache.
-                if (s.Context is { } context)
+        CachedResponse entry;
+        try
+        {
+            entry = await _cache.GetOrCreateAsync(
+                key,
+                state,
+                static async (s, ct) =>
                 {
-                    ExecutionContext.Restore(context);
-                }
+                    // HybridCache may run this on the thread pool without the caller's ExecutionContext (it does when the token
+                    // can be cancelled): restore it, so the layers below see the caller's AsyncLocals (Activity.Current, an
+                    // IScopePathSource reading the current HTTP user). In an async lambda this does not leak to HybridCache.
+                    if (s.Context is { } context)
+                    {
+                        ExecutionContext.Restore(context);
+                    }
 
-                s.Owner.Missed(s.Messages, s.Options);
-                return s.Owner.ToEntry(s.Response = await s.Owner.InnerClient.GetResponseAsync(s.Messages, s.Options, ct).ConfigureAwait(false));
-            },
-            EntryOptions(control, control.NoStore ? HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite : HybridCacheEntryFlags.None),
-            tags: null,
-            cancellationToken).ConfigureAwait(false);
+                    s.Owner.Missed(s.Messages, s.Options);
+                    ChatResponse response = s.Response = await s.Owner.InnerClient.GetResponseAsync(s.Messages, s.Options, ct).ConfigureAwait(false);
+                    CachedResponse made = s.Owner.ToEntry(response);
+
+                    // HybridCache stores whatever the factory returns; failing the factory is the only way to not store it.
+                    return Storable(response) ? made : throw new UnstoredAnswerException(made);
+                },
+                EntryOptions(control, control.NoStore ? HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite : HybridCacheEntryFlags.None),
+                tags: null,
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (UnstoredAnswerException unstored)
+        {
+            entry = unstored.Entry; // a caller that joined the miss is served its answer, as one joining a stream is
+        }
 
         if (state.Response is { } produced)
         {
@@ -311,19 +325,30 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     /// <summary>The route a request names, as the router names it (or its model id / the default label over another client).</summary>
     private string RouteTag(ChatOptions? options) => _router?.RouteTag(options?.ModelId) ?? options?.ModelId ?? RouterDefaults.ImplicitDefaultRouteName;
 
-    private static bool Applies(ChatOptions? options, out CacheControl control)
+    /// <summary>Whether the cache takes part in the request; first rejects bad controls, before anything reaches a provider.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The request's <see cref="CacheControl.TimeToLive"/> is not positive.</exception>
+    private bool Applies(ChatOptions? options, out CacheControl control)
     {
         control = options.GetCacheControl() ?? Default;
+        if (control.TimeToLive is TimeSpan ttl && ttl <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), ttl,
+                $"CacheControl.TimeToLive must be positive; it was {ttl}. Leave it null to keep the answer for ResponseCacheOptions.TimeToLive ({_options.TimeToLive}).");
+        }
+
+        // A model id the router has no route for (an empty one included) passes through, so the caller gets the router's
+        // error: nothing is served from, or stored under, a route that does not exist.
         return options?.ConversationId is null
             && options.GetRouteConstraints() is not { RequireZeroDataRetention: true }
-            && !(control.NoCache && control.NoStore);
+            && !(control.NoCache && control.NoStore)
+            && (_router is null || options?.ModelId is not { } model || _router.ResolveRouteName(model) is not null);
     }
 
     private string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, CacheControl control)
     {
         string? partition = control.Partition ?? _options.Partition?.Invoke(options);
-        string scope = control.Namespace is null ? partition ?? string.Empty : $"{partition}\u001F{control.Namespace}";
-        return ResponseCacheKey.Compute(messages, options, options?.ModelId ?? string.Empty, scope);
+        RouteConstraints? constraints = _admission is null ? options.GetRouteConstraints() : _admission.Constraints(options);
+        return ResponseCacheKey.Compute(messages, options, options?.ModelId, partition, control.Namespace, constraints);
     }
 
     private HybridCacheEntryOptions EntryOptions(CacheControl control, HybridCacheEntryFlags flags) => new()
@@ -332,9 +357,12 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         Flags = flags,
     };
 
+    /// <summary>Whether an answer may be stored: not one a content filter stopped (filters misfire, and a replay would repeat it for the whole time to live).</summary>
+    private static bool Storable(ChatResponse response) => response.FinishReason != ChatFinishReason.ContentFilter;
+
     private async ValueTask StoreAsync(string key, ChatResponse response, CacheControl control, CancellationToken cancellationToken)
     {
-        if (!control.NoStore)
+        if (!control.NoStore && Storable(response))
         {
             await _cache.SetAsync(key, ToEntry(response), EntryOptions(control, HybridCacheEntryFlags.None), tags: null, cancellationToken).ConfigureAwait(false);
         }

@@ -109,6 +109,9 @@ public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
     public IReadOnlyList<string> Routes => _runtime.Routes.Names;
 
     /// <inheritdoc />
+    string? IRouterTopology.ResolveRouteName(string? modelId) => _runtime.Resolve(modelId)?.Name;
+
+    /// <inheritdoc />
     IEnumerable<(string Route, IReadOnlyList<Deployment> Members)> IRouterTopology.Chain(string? routeName)
     {
         foreach (CompiledRoute step in RouteOrDefault(routeName).Chain)

@@ -33,15 +33,15 @@ public class ResponseCacheKeyTests
         ToolMode = ChatToolMode.Auto,
     };
 
-    private static string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, string route = "chat", string? partition = "tenant-a") =>
-        ResponseCacheKey.Compute(messages, options, route, partition);
+    private static string Key(IEnumerable<ChatMessage> messages, ChatOptions? options, string? route = "chat", string? partition = "tenant-a", string? @namespace = null) =>
+        ResponseCacheKey.Compute(messages, options, route, partition, @namespace, options.GetRouteConstraints());
 
     [Fact]
     public void The_key_has_a_fixed_short_form()
     {
         string key = Key(Conversation(), Options());
 
-        Assert.StartsWith("llmr1:", key, StringComparison.Ordinal);
+        Assert.StartsWith("llmr2:", key, StringComparison.Ordinal);
         Assert.Equal(38, key.Length);
         Assert.Equal(key, Key(Conversation(), Options()));
     }
@@ -96,6 +96,27 @@ public class ResponseCacheKeyTests
         Assert.NotEqual(key, Key(Conversation(), Options(), route: "smart"));
         Assert.NotEqual(key, Key(Conversation(), Options(), partition: "tenant-b"));
         Assert.NotEqual(key, Key(Conversation(), Options(), partition: null));
+        Assert.NotEqual(key, Key(Conversation(), Options(), @namespace: "v2"));
+    }
+
+    [Fact]
+    public void Partition_namespace_and_route_are_separate_fields_and_none_differs_from_empty()
+    {
+        string Of(string? partition, string? @namespace, string? route) => Key(Conversation(), Options(), route, partition, @namespace);
+
+        string[] keys =
+        [
+            Of("acme\u001Fx", null, "chat"),
+            Of("acme", "x", "chat"),
+            Of("acme", null, "x\u001Fchat"),
+            Of(null, null, null),
+            Of(string.Empty, null, null),
+            Of(null, string.Empty, null),
+            Of(null, null, string.Empty),
+            Of(string.Empty, string.Empty, string.Empty),
+        ];
+
+        Assert.Equal(keys.Length, keys.Distinct(StringComparer.Ordinal).Count());
     }
 
     [Fact]
@@ -120,13 +141,42 @@ public class ResponseCacheKeyTests
     }
 
     [Fact]
-    public void The_routers_own_properties_and_the_model_id_do_not_change_the_key()
+    public void The_routers_own_properties_other_than_constraints_and_the_model_id_do_not_change_the_key()
     {
         ChatOptions plain = Options();
-        ChatOptions constrained = Options().WithRouteConstraints(new RouteConstraints { Regions = ["eu"] });
-        constrained.ModelId = "something-else";
+        ChatOptions other = Options().WithCacheControl(new CacheControl { MaxAge = TimeSpan.FromMinutes(1) });
+        (other.AdditionalProperties ??= [])["llmrouter.something"] = "x";
+        other.ModelId = "something-else";
 
-        Assert.Equal(Key(Conversation(), plain), Key(Conversation(), constrained));
+        Assert.Equal(Key(Conversation(), plain), Key(Conversation(), other));
+    }
+
+    public static TheoryData<string, RouteConstraints> ConstraintChanges => new()
+    {
+        { "region", new RouteConstraints { Regions = ["eu"] } },
+        { "tag", new RouteConstraints { RequiredTags = ["hipaa"] } },
+        { "zero data retention", new RouteConstraints { RequireZeroDataRetention = true } },
+        { "no fallbacks", new RouteConstraints { DisableFallbacks = true } },
+    };
+
+    [Theory]
+    [MemberData(nameof(ConstraintChanges))]
+    public void Every_constraint_on_who_may_serve_changes_the_key(string constraint, RouteConstraints constraints)
+    {
+        string unconstrained = Key(Conversation(), Options());
+
+        Assert.True(unconstrained != Key(Conversation(), Options().WithRouteConstraints(constraints)), constraint);
+    }
+
+    [Fact]
+    public void Equal_constraints_written_differently_match_and_attempt_limits_do_not_count()
+    {
+        static string With(RouteConstraints c) => Key(Conversation(), Options().WithRouteConstraints(c));
+
+        Assert.Equal(With(new RouteConstraints { Regions = ["eu", "uk"], RequiredTags = ["A", "b"] }), With(new RouteConstraints { Regions = ["UK", "EU", "eu"], RequiredTags = ["B", "a"], MaxAttempts = 1 }));
+        Assert.Equal(Key(Conversation(), Options()), With(new RouteConstraints { Regions = [], RequiredTags = [] }));
+        Assert.NotEqual(With(new RouteConstraints { Regions = ["eu"] }), With(new RouteConstraints { RequiredTags = ["eu"] }));
+        Assert.NotEqual(With(new RouteConstraints { Regions = ["eu", "us"] }), With(new RouteConstraints { Regions = ["eu"] }));
     }
 
     [Fact]

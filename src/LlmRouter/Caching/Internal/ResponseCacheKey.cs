@@ -10,8 +10,9 @@ namespace LlmRouter.Caching.Internal;
 
 /// <summary>
 /// The response-cache key: XxHash128 over a canonical, tagged, length-prefixed encoding of everything that changes the
-/// answer (format version, tenant partition, route, every message and content, and the output-shaping options),
-/// rendered as a fixed 38-character string ("llmr1:" + 32 hex digits), well under HybridCache's 1,024-character limit.
+/// answer (format version, tenant partition, namespace, route, the routing constraints, every message and content, and the
+/// output-shaping options), rendered as a fixed 38-character string ("llmr2:" + 32 hex digits), well under HybridCache's
+/// 1,024-character limit.
 /// </summary>
 /// <remarks>
 /// XxHash128 because it hashes at memory speed (a 16 KB conversation in about a microsecond) and 128 bits make an
@@ -21,19 +22,25 @@ namespace LlmRouter.Caching.Internal;
 /// </remarks>
 internal static class ResponseCacheKey
 {
-    public const string Prefix = "llmr1:";
-    private const byte FormatVersion = 1;
+    public const string Prefix = "llmr2:";
+    private const byte FormatVersion = 2;
     private static readonly ConditionalWeakTable<AITool, byte[]> ToolEncodings = new();
     private static readonly ChatOptions NoOptions = new();
 
-    public static string Compute(IEnumerable<ChatMessage> messages, ChatOptions? options, string route, string? partition)
+    /// <summary>
+    /// Computes the key. Partition, namespace and route are separate length-prefixed fields, <see langword="null"/> distinct
+    /// from empty; <paramref name="constraints"/> are the request's routing constraints with any a lower layer adds.
+    /// </summary>
+    public static string Compute(IEnumerable<ChatMessage> messages, ChatOptions? options, string? route, string? partition, string? @namespace, RouteConstraints? constraints)
     {
         var w = new Writer();
         try
         {
             w.Byte(FormatVersion);
             w.String(partition);
+            w.String(@namespace);
             w.String(route);
+            WriteConstraints(ref w, constraints);
             foreach (ChatMessage message in messages)
             {
                 WriteMessage(ref w, message);
@@ -47,6 +54,24 @@ internal static class ResponseCacheKey
         {
             w.Dispose();
         }
+    }
+
+    /// <summary>
+    /// What limits the deployments that may serve the request: an answer one deployment gave must never reach a request
+    /// that excludes it (a region, zero data retention, tags, routes). Sets are written case-folded, sorted and without
+    /// duplicates, and an empty set as none, so equal constraints share entries; <see cref="RouteConstraints.MaxAttempts"/>
+    /// is left out (it limits attempts, not who serves).
+    /// </summary>
+    private static void WriteConstraints(ref Writer w, RouteConstraints? c)
+    {
+        // No constraints and constraints that restrict nothing encode alike.
+        w.Byte((byte)'C');
+        w.Set(c?.Regions);
+        w.Set(c?.RequiredTags);
+        w.Bool(c?.RequireZeroDataRetention ?? false);
+        w.Bool(c?.DisableFallbacks ?? false);
+        w.Set(c?.AllowedRoutes);
+        w.Set(c?.DeniedRoutes);
     }
 
     private static void WriteMessage(ref Writer w, ChatMessage message)
@@ -253,6 +278,39 @@ internal static class ResponseCacheKey
 
             Long(value.Length);
             Bytes(MemoryMarshal.AsBytes(value.AsSpan()), lengthPrefix: false);
+        }
+
+        /// <summary>A case-insensitive set (the router compares these names with <see cref="StringComparison.OrdinalIgnoreCase"/>).</summary>
+        public void Set(IReadOnlyList<string>? items)
+        {
+            if (items is not { Count: > 0 })
+            {
+                Int(0);
+                return;
+            }
+
+            // Upper-casing is what OrdinalIgnoreCase compares by, so names the router treats as equal encode alike.
+            string?[] folded = new string?[items.Count];
+            for (int i = 0; i < folded.Length; i++)
+            {
+                folded[i] = items[i]?.ToUpperInvariant();
+            }
+
+            Array.Sort(folded, StringComparer.Ordinal);
+            int distinct = 0;
+            for (int i = 0; i < folded.Length; i++)
+            {
+                if (i == 0 || !string.Equals(folded[i], folded[i - 1], StringComparison.Ordinal))
+                {
+                    folded[distinct++] = folded[i];
+                }
+            }
+
+            Int(distinct);
+            for (int i = 0; i < distinct; i++)
+            {
+                String(folded[i]);
+            }
         }
 
         public void Bytes(ReadOnlySpan<byte> bytes, bool lengthPrefix = true)

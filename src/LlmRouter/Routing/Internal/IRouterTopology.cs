@@ -13,6 +13,9 @@ internal interface IRouterTopology
     /// <summary>The names callers can use as <c>ChatOptions.ModelId</c>: explicit and implicit routes.</summary>
     IReadOnlyList<string> Routes { get; }
 
+    /// <summary>The name of the route a model id resolves to (<see langword="null"/>: the default route), or <see langword="null"/> when no route has that name.</summary>
+    string? ResolveRouteName(string? modelId);
+
     /// <summary>The routes a request to <paramref name="routeName"/> (<see langword="null"/>: the default route) tries, in order, with their members.</summary>
     IEnumerable<(string Route, IReadOnlyList<Deployment> Members)> Chain(string? routeName);
 
