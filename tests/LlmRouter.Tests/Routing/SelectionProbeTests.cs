@@ -233,10 +233,18 @@ public class SelectionProbeTests
     [Fact]
     public void A_prefix_moves_off_its_deployment_while_it_is_unavailable_and_comes_back_when_it_recovers()
     {
-        CompiledRoute route = AffinityRoute(out _, out _);
+        CompiledRoute route = AffinityRoute(out Deployment[] nearTies, out _);
         RequestScope scope = _h.Scope();
-        scope.PrefixHash = Hash(0);
-        Deployment home = _h.SelectAll(route, scope)[0].Deployment;
+
+        // A prefix at home on the slowest of the near-ties, so only affinity sends it there.
+        Deployment home = nearTies[2];
+        scope.PrefixHash = Enumerable.Range(0, 100).Select(Hash).FirstOrDefault(hash =>
+        {
+            RequestScope probe = _h.Scope();
+            probe.PrefixHash = hash;
+            return _h.SelectAll(route, probe)[0].Deployment == home;
+        });
+        Assert.NotEqual(0UL, scope.PrefixHash);
 
         home.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false); // 5 s cooldown
         Deployment moved = _h.SelectAll(route, scope)[0].Deployment;

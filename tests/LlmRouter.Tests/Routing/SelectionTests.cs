@@ -1,3 +1,4 @@
+using System.Buffers;
 using LlmRouter.Routing.Internal;
 
 namespace LlmRouter.Tests.Routing;
@@ -317,6 +318,18 @@ public class SelectionTests
         selection.Dispose();
         selection.Dispose(); // twice is harmless: nothing is returned to the pool again
         Assert.Null(selection.Next(in scope, _h.Now, out _));
+
+        // An array returned twice would be handed to two renters at once.
+        Deployment[] rented1 = ArrayPool<Deployment>.Shared.Rent(size);
+        Deployment[] rented2 = ArrayPool<Deployment>.Shared.Rent(size);
+        double[] scores1 = ArrayPool<double>.Shared.Rent(size);
+        double[] scores2 = ArrayPool<double>.Shared.Rent(size);
+        Assert.NotSame(rented1, rented2);
+        Assert.NotSame(scores1, scores2);
+        ArrayPool<Deployment>.Shared.Return(rented1);
+        ArrayPool<Deployment>.Shared.Return(rented2);
+        ArrayPool<double>.Shared.Return(scores1);
+        ArrayPool<double>.Shared.Return(scores2);
     }
 
     [Fact]
