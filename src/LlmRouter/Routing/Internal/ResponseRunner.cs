@@ -65,6 +65,14 @@ internal static class ResponseRunner
             Exception? exhausted = request.Finish(out ChatResponse? answer);
             return exhausted is null ? Task.FromResult(answer!) : Task.FromException<ChatResponse>(exhausted);
         }
+#pragma warning disable CA1031 // Not swallowed: the caller gets it on the returned task.
+        catch (Exception ex) when (!handedOff)
+#pragma warning restore CA1031
+        {
+            // A custom strategy's bug (Score, SelectFirst) fails the returned task, as on the traced path, not the call.
+            request.End(ex);
+            return Task.FromException<ChatResponse>(ex);
+        }
         finally
         {
             if (!handedOff)
