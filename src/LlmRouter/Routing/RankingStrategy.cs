@@ -40,7 +40,7 @@ public abstract class RankingStrategy
     /// <param name="context">The eligible deployments and the request, as <see cref="Score"/> saw them.</param>
     /// <param name="scores">The scores, one per candidate (none is <see cref="double.NaN"/>).</param>
     /// <returns>The index of the candidate to try first, from 0 to <c>scores.Length - 1</c>.</returns>
-    protected internal virtual int SelectFirst(RankingContext context, ReadOnlySpan<double> scores) => LowestScore(scores);
+    protected virtual int SelectFirst(RankingContext context, ReadOnlySpan<double> scores) => LowestScore(scores);
 
     /// <summary>
     /// Gets whether the router bounds how many requests at once may try a deployment that has no trusted latency data yet
@@ -48,7 +48,13 @@ public abstract class RankingStrategy
     /// run. Return <see langword="true"/> when the strategy scores unmeasured deployments first, as LowestLatency does, so a
     /// new or recovered deployment is measured by a few requests rather than flooded.
     /// </summary>
-    protected internal virtual bool LimitsColdProbes => false;
+    protected virtual bool LimitsColdProbes => false;
+
+    /// <summary>The router's entry to <see cref="SelectFirst"/> (protected, so user code overrides it as such).</summary>
+    internal int SelectFirstFor(RankingContext context, ReadOnlySpan<double> scores) => SelectFirst(context, scores);
+
+    /// <summary>The router's entry to <see cref="LimitsColdProbes"/>.</summary>
+    internal bool BoundsColdProbes => LimitsColdProbes;
 
     /// <summary>Gets whether this is one of the router's own strategies (which never write NaN scores).</summary>
     internal virtual bool IsBuiltIn => false;

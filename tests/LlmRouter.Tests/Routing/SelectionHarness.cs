@@ -177,7 +177,7 @@ internal sealed class RecordingObserver : IRoutingObserver
 /// <summary>A custom strategy (not built in) that writes fixed scores, one per listed deployment, looked up by name.</summary>
 internal sealed class FixedScores(IReadOnlyDictionary<string, double> byName, bool limitsColdProbes = false) : RankingStrategy
 {
-    protected internal override bool LimitsColdProbes => limitsColdProbes;
+    protected override bool LimitsColdProbes => limitsColdProbes;
 
     public override void Score(RankingContext context, Span<double> scores)
     {

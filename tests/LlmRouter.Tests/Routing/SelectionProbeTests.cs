@@ -114,7 +114,7 @@ public class SelectionProbeTests
         Selection.Initialize(ref selection, SelectionHarness.Route(_h.LowestLatency(), cold, measured), in scope, _h.Now, ref unavailable);
 
         // Another request's 429 cools it down between this request's ranking and its pick.
-        cold.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false);
+        cold.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false, limitUsedUp: true);
 
         Assert.Equal(["measured"], SelectionHarness.Names(SelectionHarness.Drain(ref selection, in scope, _h.Now)));
         Assert.True(cold.Stats.TryAcquireColdProbe(1));
@@ -246,7 +246,7 @@ public class SelectionProbeTests
         });
         Assert.NotEqual(0UL, scope.PrefixHash);
 
-        home.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false); // 5 s cooldown
+        home.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false, limitUsedUp: true); // 5 s cooldown
         Deployment moved = _h.SelectAll(route, scope)[0].Deployment;
         Assert.Equal(moved, _h.SelectAll(route, scope)[0].Deployment); // a stable second choice
         _h.Time.Advance(TimeSpan.FromSeconds(5));

@@ -42,7 +42,7 @@ public class SelectionTests
     {
         Deployment eu = _h.Add("eu", d => d.Region = "eu");
         Deployment us = _h.Add("us", d => d.Region = "us");
-        us.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false);
+        us.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false, limitUsedUp: true);
         RequestScope scope = _h.Scope();
         scope.Constraints = new RouteConstraints { Regions = ["eu"] };
         var unavailable = default(UnavailableTracker);
@@ -147,7 +147,7 @@ public class SelectionTests
         Deployment a = _h.Add("a");
         Deployment b = _h.Add("b");
         Deployment c = _h.Add("c");
-        b.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false);
+        b.Health.RecordFailure(_h.Now, FailureKind.RateLimited, retryAfter: null, probe: false, limitUsedUp: true);
         RequestScope scope = _h.Scope();
         scope.MarkTried(a);
         scope.MarkTried(b);
@@ -171,7 +171,7 @@ public class SelectionTests
         _h.OpenCircuit(broken); // open for the 30 s break
         _h.Time.Advance(TimeSpan.FromSeconds(1));
         long cooledAt = _h.Now;
-        cooling.Health.RecordFailure(cooledAt, FailureKind.RateLimited, retryAfter: null, probe: false); // 5 s cooldown
+        cooling.Health.RecordFailure(cooledAt, FailureKind.RateLimited, retryAfter: null, probe: false, limitUsedUp: true); // 5 s cooldown
         CompiledRoute route = SelectionHarness.Route(new OrderedStrategy(), broken, cooling, healthy);
         RequestScope scope = _h.Scope();
         var unavailable = default(UnavailableTracker);

@@ -229,7 +229,7 @@ public class StrategyHookTests
             }
         }
 
-        protected internal override int SelectFirst(RankingContext context, ReadOnlySpan<double> scores)
+        protected override int SelectFirst(RankingContext context, ReadOnlySpan<double> scores)
         {
             lock (_gate)
             {
@@ -251,7 +251,7 @@ public class StrategyHookTests
     /// <summary>Unmeasured deployments first (score 0), then by latency; bounded probes when asked.</summary>
     private sealed class UnmeasuredFirst(bool limitsColdProbes) : RankingStrategy
     {
-        protected internal override bool LimitsColdProbes => limitsColdProbes;
+        protected override bool LimitsColdProbes => limitsColdProbes;
 
         public override void Score(RankingContext context, Span<double> scores)
         {
@@ -262,14 +262,12 @@ public class StrategyHookTests
         }
     }
 
-    // The example of docs/routing.md, "Custom strategies" (keep the two in step). One difference: the doc overrides the
-    // hooks as "protected", which is what an assembly without InternalsVisibleTo (every application) must write; this
-    // test assembly sees LlmRouter's internals, so the compiler requires "protected internal" here (CS0507).
+    // The example of docs/routing.md, "Custom strategies", word for word (keep the two in step).
 
     /// <summary>Fastest measured first, unmeasured deployments probed first, and one request in twenty explores.</summary>
     public sealed class ExploringLatencyStrategy : RankingStrategy
     {
-        protected internal override bool LimitsColdProbes => true;
+        protected override bool LimitsColdProbes => true;
 
         public override void Score(RankingContext context, Span<double> scores)
         {
@@ -280,7 +278,7 @@ public class StrategyHookTests
             }
         }
 
-        protected internal override int SelectFirst(RankingContext context, ReadOnlySpan<double> scores)
+        protected override int SelectFirst(RankingContext context, ReadOnlySpan<double> scores)
         {
             if (scores.Length > 1 && context.Random.NextDouble() < 0.05)
             {

@@ -7,7 +7,7 @@ namespace LlmRouter.Routing.Internal;
 /// </summary>
 internal sealed class LowestLatencyStrategy(LatencyRankingOptions options) : RankingStrategy
 {
-    protected internal override bool LimitsColdProbes => true;
+    protected override bool LimitsColdProbes => true;
 
     internal override bool IsBuiltIn => true;
 
@@ -26,7 +26,7 @@ internal sealed class LowestLatencyStrategy(LatencyRankingOptions options) : Ran
     /// Exploration (a random candidate, <see cref="LatencyRankingOptions.ExplorationRate"/>) or a random choice among the
     /// near-ties of the best score (<see cref="LatencyRankingOptions.LatencyBuffer"/>); one random draw in the common case.
     /// </summary>
-    protected internal override int SelectFirst(RankingContext context, ReadOnlySpan<double> scores)
+    protected override int SelectFirst(RankingContext context, ReadOnlySpan<double> scores)
     {
         int count = scores.Length;
 

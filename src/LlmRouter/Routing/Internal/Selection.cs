@@ -64,7 +64,7 @@ internal struct Selection
     {
         Deployment[] members = route.Members;
         selection._strategy = route.Strategy;
-        selection._limitsColdProbes = route.Strategy.LimitsColdProbes;
+        selection._limitsColdProbes = route.Strategy.BoundsColdProbes;
         selection.OverBudget = 0;
         selection.TooSmall = 0;
         selection._affinity = -1;
@@ -318,7 +318,7 @@ internal struct Selection
     private readonly int SelectFirst(ReadOnlySpan<Deployment> candidates, ReadOnlySpan<double> scores, in RequestScope scope, long now)
     {
         RankingStrategy strategy = _strategy!;
-        int index = strategy.SelectFirst(new RankingContext(candidates, scope.Streaming, scope.Options, scope.Random, now), scores);
+        int index = strategy.SelectFirstFor(new RankingContext(candidates, scope.Streaming, scope.Options, scope.Random, now), scores);
         if ((uint)index >= (uint)scores.Length)
         {
             throw new InvalidOperationException(
