@@ -97,7 +97,10 @@ public sealed class Deployment
     /// <summary>Gets the deployment's prices: <see cref="DeploymentOptions.Price"/>, else the price catalogue's entry for its model, else <see langword="null"/>.</summary>
     public ModelPrice? Price { get; }
 
-    /// <summary>Gets whether one of the deployment's own budgets is exhausted, which keeps it out of routing until the window resets.</summary>
+    /// <summary>
+    /// Gets whether one of the deployment's own budgets is exhausted, which keeps it out of routing until the window resets
+    /// (for a <see cref="BudgetWindow.Total"/> budget, for the rest of the router's life).
+    /// </summary>
     public bool IsOutOfBudget => Volatile.Read(ref _budgetBlockedUntil) > _clock.Now();
 
     /// <summary>Gets the circuit breaker's state.</summary>
@@ -202,10 +205,19 @@ public sealed class Deployment
     /// <summary>Whether a deployment budget keeps the deployment out of routing at router-clock time <paramref name="now"/>.</summary>
     internal bool OutOfBudgetAt(long now) => Volatile.Read(ref _budgetBlockedUntil) > now;
 
-    /// <summary>Keeps the deployment out of routing until <paramref name="until"/> (the end of an exhausted budget's window).</summary>
-    internal void BlockForBudget(DateTimeOffset until)
+    /// <summary>
+    /// Keeps the deployment out of routing until <paramref name="until"/> (the end of an exhausted budget's window), or for
+    /// the rest of the router's life when it is <see langword="null"/> (an exhausted Total budget).
+    /// </summary>
+    internal void BlockForBudget(DateTimeOffset? until)
     {
-        TimeSpan left = until - _clock.TimeProvider.GetUtcNow();
+        if (until is not { } end)
+        {
+            Volatile.Write(ref _budgetBlockedUntil, long.MaxValue);
+            return;
+        }
+
+        TimeSpan left = end - _clock.TimeProvider.GetUtcNow();
         Volatile.Write(ref _budgetBlockedUntil, left <= TimeSpan.Zero ? long.MinValue : _clock.Now() + _clock.ToTicks(left));
     }
 
