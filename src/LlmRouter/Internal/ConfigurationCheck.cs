@@ -97,7 +97,7 @@ internal static class ConfigurationCheck
         Dictionary<string, PropertyInfo> settings = Settings(type);
         if (settings.Count == 0 || type.IsAbstract || type.IsInterface || typeof(Delegate).IsAssignableFrom(type))
         {
-            failures.Add($"{key} cannot be set from configuration: it takes a {type.Name}, which only code can supply.");
+            failures.Add($"{key} cannot be set from configuration: its value, of type {type.Name}, is supplied in code.");
         }
         else if (!isSection && !string.IsNullOrEmpty(value))
         {
