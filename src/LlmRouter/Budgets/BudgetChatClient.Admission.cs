@@ -1,6 +1,7 @@
 using LlmRouter.Budgets.Internal;
 using LlmRouter.Caching;
 using LlmRouter.Pricing.Internal;
+using LlmRouter.Routing.Internal;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter;
@@ -84,6 +85,7 @@ public sealed partial class BudgetChatClient
 
     private ValueTask<Admission> AdmitAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
+        CheckOutputCap(options);
         DateTimeOffset now = _clock.UtcNow();
         ScopePath? path = options.GetScopePath() ?? _source?.GetScopePath(options);
         var admission = new Admission { Path = path, Route = options?.ModelId ?? string.Empty, Options = options, At = now, Streaming = streaming, Messages = messages };
@@ -97,6 +99,14 @@ public sealed partial class BudgetChatClient
         if (accounts.Length == 0)
         {
             return new(admission);
+        }
+
+        if (_router is not null && !IsRoute(_router, admission.Route))
+        {
+            // No reservation can be priced for a route that does not exist: the router's own error says what does.
+            var unknown = new UnknownRouteException(admission.Route, _router.Routes);
+            Write(admission, AuditDecision.Failed, reason: unknown.Message);
+            throw unknown;
         }
 
         admission.Accounts = accounts;
@@ -164,6 +174,22 @@ public sealed partial class BudgetChatClient
             pending = _store.ReserveAsync(admission.Accounts, reserve, admission.At, cancellationToken);
         }
     }
+
+    /// <summary>
+    /// Rejects an output cap below one token: a reservation is priced at the cap, so a zero or negative cap would reserve
+    /// nothing for the output a provider that ignores the cap still bills.
+    /// </summary>
+    private static void CheckOutputCap(ChatOptions? options)
+    {
+        if (options?.MaxOutputTokens is int cap and <= 0)
+        {
+            throw new ArgumentException(
+                $"ChatOptions.MaxOutputTokens is {cap}: it must be at least 1 (up to {int.MaxValue}), or null for the budget layer's default cap.", nameof(options));
+        }
+    }
+
+    /// <summary>Whether the router serves <paramref name="key"/> (a route name, or "" for the default route).</summary>
+    private static bool IsRoute(IRouterTopology router, string key) => key.Length == 0 || router.ResolveRouteName(key) is not null;
 
     /// <summary>The request's worst-case cost on the route it is (now) going to.</summary>
     private long WorstCase(in Admission admission)

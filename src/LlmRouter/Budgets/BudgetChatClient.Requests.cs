@@ -10,10 +10,21 @@ public sealed partial class BudgetChatClient
 {
     private Task<ChatResponse> GetResponseCoreAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-
         // In-memory ledgers and synchronously completing clients (caches, the router over a fast provider) finish here
         // without an async state machine of this layer's own; anything that really waits continues in RunAsync.
-        ValueTask<Admission> admit = AdmitAsync(messages, options, streaming: false, cancellationToken);
+        // A denial decided here is returned as a faulted task, as an awaiting caller would see it from an async method.
+        ValueTask<Admission> admit;
+        try
+        {
+            admit = AdmitAsync(messages, options, streaming: false, cancellationToken);
+        }
+#pragma warning disable CA1031 // Not handled: handed to the caller in the task.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return Task.FromException<ChatResponse>(ex);
+        }
+
         if (!admit.IsCompletedSuccessfully)
         {
             return RunAsync(admit.AsTask(), messages, cancellationToken);
@@ -37,7 +48,18 @@ public sealed partial class BudgetChatClient
             return CompleteAsync(admission, call);
         }
 
-        ValueTask finish = FinishAsync(admission, call.Result);
+        ValueTask finish;
+        try
+        {
+            finish = FinishAsync(admission, call.Result);
+        }
+#pragma warning disable CA1031 // Not handled: handed to the caller in the task (an audit sink's failure, say).
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return Task.FromException<ChatResponse>(ex);
+        }
+
         if (!finish.IsCompletedSuccessfully)
         {
             return AwaitFinish(finish, call.Result);

@@ -146,10 +146,21 @@ public sealed partial class BudgetChatClient
             {
                 long spent = await _store.ChargeAsync(a, cost.Nanos, now, CancellationToken.None).ConfigureAwait(false);
                 LedgerAvailable();
-                if (spent >= a.LimitNanos && a.WindowEnd(now) is { } resets)
+                if (spent < a.LimitNanos)
                 {
-                    _router?.HoldOut(d.Deployment, resets);
-                    BudgetLog.DeploymentBudgetExhausted(_logger, d.Deployment.Name, a.Window, a.Limit, resets);
+                    continue;
+                }
+
+                // A windowed budget holds the deployment out until its window resets; a Total budget never resets.
+                DateTimeOffset? resets = a.WindowEnd(now);
+                _router?.HoldOut(d.Deployment, resets ?? DateTimeOffset.MaxValue);
+                if (resets is { } at)
+                {
+                    BudgetLog.DeploymentBudgetExhausted(_logger, d.Deployment.Name, a.Window, a.Limit, at);
+                }
+                else
+                {
+                    BudgetLog.DeploymentTotalBudgetExhausted(_logger, d.Deployment.Name, a.Limit);
                 }
             }
             catch (Exception ex)

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using LlmRouter;
+using LlmRouter.Internal;
 using LlmRouter.Routing.Internal;
 using LlmRouter.Budgets.Internal;
 using LlmRouter.Caching.Internal;
@@ -41,7 +42,9 @@ public static class LlmRouterServiceCollectionExtensions
     /// deployments name keyed <see cref="IChatClient"/> services in <c>ClientKey</c>, plus optional code configuration.
     /// The section's "Budgets" child binds <see cref="BudgetOptions"/> and adds the budget layer (also added when a
     /// deployment has budgets); its "ResponseCache" child binds <see cref="ResponseCacheOptions"/> and adds the response
-    /// cache unless it says <c>"Enabled": false</c>.
+    /// cache unless it says <c>"Enabled": false</c>. Nothing in the section is ignored: a key no setting has, a value that
+    /// does not convert, and a setting only code can supply fail start-up with an <see cref="OptionsValidationException"/>
+    /// naming the key and what would be valid.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The section to bind, for example <c>builder.Configuration.GetSection("LlmRouter")</c>.</param>
@@ -67,8 +70,8 @@ public static class LlmRouterServiceCollectionExtensions
         IConfigurationSection? cacheSection = configuration?.GetSection(ResponseCacheSection);
         if (configuration is not null)
         {
-            budgetOptions.Bind(budgetsSection!);
-            cacheOptions.Bind(cacheSection!);
+            budgetOptions.BindStrictly(budgetsSection!);
+            cacheOptions.BindStrictly(cacheSection!);
         }
 
         budgetOptions.ValidateOnStart();
@@ -76,7 +79,7 @@ public static class LlmRouterServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BudgetOptions>, BudgetOptionsValidator>(
             sp => new BudgetOptionsValidator(sp.GetRequiredService<IOptions<LlmRouterOptions>>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ResponseCacheOptions>, ResponseCacheOptionsValidator>());
-        LlmRouterBuilder builder = RouterRegistration.Add(services, configuration, configure);
+        LlmRouterBuilder builder = RouterRegistration.Add(services, configuration, configure, BudgetsSection, ResponseCacheSection);
 
         // Used only when the options turn the cache on; registering it is cheap and lets configuration alone enable it.
         services.AddHybridCache();

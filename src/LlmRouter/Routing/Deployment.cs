@@ -100,7 +100,10 @@ public sealed class Deployment
     /// <summary>Gets the deployment's prices: <see cref="DeploymentOptions.Price"/>, else the price catalogue's entry for its model, else <see langword="null"/>.</summary>
     public ModelPrice? Price { get; }
 
-    /// <summary>Gets whether one of the deployment's own budgets is exhausted, which keeps it out of routing until the window resets.</summary>
+    /// <summary>
+    /// Gets whether one of the deployment's own budgets is exhausted, which keeps it out of routing until the window resets
+    /// (for a <see cref="BudgetWindow.Total"/> budget, for the rest of the router's life).
+    /// </summary>
     public bool IsOutOfBudget => Hold.IsHeldNow;
 
     /// <summary>Gets the circuit breaker's state.</summary>

@@ -98,7 +98,8 @@ public sealed class DeploymentOptions
 
     /// <summary>
     /// Gets the deployment's own spend limits (for example a provider account's monthly cap): once one is reached the
-    /// deployment drops out of routing until its window resets, and traffic goes to the others. Enforced by the budget
+    /// deployment drops out of routing until its window resets (a <see cref="BudgetWindow.Total"/> budget never resets: until
+    /// the process restarts with a higher limit), and traffic goes to the others. Enforced by the budget
     /// layer (added by <c>AddLlmRouter</c> when any deployment has budgets, or by <c>UseBudgets</c>). Default: none.
     /// </summary>
     public IList<BudgetLimit> Budgets { get; } = [];

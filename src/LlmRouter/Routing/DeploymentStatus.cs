@@ -23,6 +23,6 @@ public enum DeploymentStatus
     /// <summary>The circuit breaker opened after repeated failures; it receives no request until <see cref="DeploymentSnapshot.CircuitOpenUntil"/>.</summary>
     CircuitOpen,
 
-    /// <summary>One of the deployment's own budgets is exhausted: it is out of routing until the budget's window resets, whatever its health.</summary>
+    /// <summary>One of the deployment's own budgets is exhausted: it is out of routing until the budget's window resets (for a Total budget, until the process restarts), whatever its health.</summary>
     OutOfBudget,
 }

@@ -14,6 +14,9 @@ internal static partial class BudgetLog
     [LoggerMessage(42, LogLevel.Warning, "Deployment '{Deployment}' reached its {Window} budget of ${Limit}; it is out of routing until {ResetsAt:O}.")]
     public static partial void DeploymentBudgetExhausted(ILogger logger, string deployment, BudgetWindow window, decimal limit, DateTimeOffset resetsAt);
 
+    [LoggerMessage(44, LogLevel.Warning, "Deployment '{Deployment}' reached its Total budget of ${Limit}; it is out of routing until the limit is raised or the process restarts.")]
+    public static partial void DeploymentTotalBudgetExhausted(ILogger logger, string deployment, decimal limit);
+
     [LoggerMessage(43, LogLevel.Information, "Audit: {Decision} scope='{Scope}' route='{Route}' served_route='{ServedRoute}' deployment='{Deployment}' attempts={Attempts} streaming={Streaming} input_tokens={InputTokens} output_tokens={OutputTokens} cost_usd={CostUsd} estimated={CostEstimated} saved_usd={CostSavedUsd} reason='{Reason}'")]
     public static partial void Audit(
         ILogger logger, AuditDecision decision, string? scope, string route, string? servedRoute, string? deployment, int attempts, bool streaming,
