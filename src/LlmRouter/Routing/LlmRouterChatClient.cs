@@ -163,12 +163,16 @@ public sealed partial class LlmRouterChatClient : IChatClient
         RoutedRequest request;
         try
         {
-            request = RoutedRequest.Begin(_runtime, messages, options, streaming: false);
+            request = RoutedRequest.Begin(_runtime, messages, options, streaming: false, cancellationToken);
         }
         catch (LlmRouterException ex)
         {
             _runtime.Observer.RequestEnded(RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
             return Task.FromException<ChatResponse>(ex);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<ChatResponse>(cancellationToken);
         }
 
         return ResponseRunner.Run(request, messages, cancellationToken);
@@ -231,7 +235,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
             RoutedRequest request;
             try
             {
-                request = RoutedRequest.Begin(_runtime, replayable, options, streaming: false);
+                request = RoutedRequest.Begin(_runtime, replayable, options, streaming: false, cancellationToken);
             }
             catch (LlmRouterException ex)
             {
