@@ -4,9 +4,11 @@ using Microsoft.Extensions.AI;
 
 namespace LlmRouter.Tests.Routing;
 
-/// <summary>The context-window check before any call: bounded on adversarial prompts, and cancellable.</summary>
+/// <summary>The context-window check before any call: bounded on adversarial prompts, cancellable, and saying what it found.</summary>
 public class ContextWindowCheckTests
 {
+    private static readonly ChatMessage[] LongPrompt = [new(ChatRole.User, string.Concat(Enumerable.Repeat("hello ", 2_000)))];
+
     /// <summary>One run of a single letter: the o200k pre-tokenizer cannot split it, so encoding it whole is quadratic.</summary>
     private static readonly ChatMessage[] LetterRun = [new(ChatRole.User, new string('a', 1_000_000))];
 
@@ -48,6 +50,36 @@ public class ContextWindowCheckTests
         }));
 
         Assert.Equal((0, 0), (small.Calls, large.Calls));
+    }
+
+    [Fact]
+    public async Task When_no_window_fits_the_error_says_how_much_context_the_request_needs()
+    {
+        var h = new RouterHarness();
+        h.Add("small", configure: d => d.ContextWindow = 1_000);
+        h.Route("chat", "Ordered", "small");
+        using LlmRouterChatClient router = h.Build();
+
+        NoAvailableDeploymentException ex = await Assert.ThrowsAsync<NoAvailableDeploymentException>(() => router.GetResponseAsync(LongPrompt, RouterHarness.For("chat")));
+
+        Assert.Equal(NoAvailableDeploymentReason.ContextWindowTooSmall, ex.Reason);
+        Assert.StartsWith("The request needs at least 1,", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("tokens of context", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("route 'chat'", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("cooling down", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(NoAvailableDeploymentReason.NoneMatchConstraints, "constraints")]
+    [InlineData(NoAvailableDeploymentReason.DeploymentBudgetsExhausted, "budget")]
+    [InlineData(NoAvailableDeploymentReason.ContextWindowTooSmall, "context window")]
+    public void Each_reason_has_its_own_message(NoAvailableDeploymentReason reason, string mentions)
+    {
+        var ex = new NoAvailableDeploymentException("chat", reason, null, []);
+
+        Assert.Contains(mentions, ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("cooling down", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("()", ex.Message, StringComparison.Ordinal);
     }
 
     /// <summary>Messages that cancel a token the first time anyone reads them.</summary>

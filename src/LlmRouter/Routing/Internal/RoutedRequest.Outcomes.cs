@@ -155,7 +155,7 @@ internal sealed partial class RoutedRequest
         {
             if (_matching == 0 && _tooSmall > 0 && _overBudget == 0)
             {
-                return new NoAvailableDeploymentException(RequestedRoute, NoAvailableDeploymentReason.ContextWindowTooSmall, null, []);
+                return new NoAvailableDeploymentException(RequestedRoute, Scope.RequiredContext);
             }
 
             if (_matching == 0 && _overBudget > 0)
