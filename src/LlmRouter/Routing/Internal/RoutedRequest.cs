@@ -71,10 +71,12 @@ internal sealed partial class RoutedRequest
     /// <summary>
     /// Resolves the route and starts the request's routing.
     /// </summary>
+    /// <exception cref="ArgumentException">A message is <see langword="null"/>.</exception>
     /// <exception cref="UnknownRouteException">No route has the requested name.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while the prompt was counted.</exception>
     public static RoutedRequest Begin(RouterRuntime runtime, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
+        ThrowIfAnyNull(messages);
         CompiledRoute route;
         if (options?.ModelId is not { } name)
         {
@@ -98,6 +100,42 @@ internal sealed partial class RoutedRequest
         }
 
         return request;
+    }
+
+    /// <summary>Rejects a <see langword="null"/> message, naming its index, before anything reads the messages.</summary>
+    private static void ThrowIfAnyNull(IEnumerable<ChatMessage> messages)
+    {
+        int index = -1;
+        if (messages is IList<ChatMessage> list)
+        {
+            for (int i = 0; i < list.Count; i++)
+            {
+                if (list[i] is null)
+                {
+                    index = i;
+                    break;
+                }
+            }
+        }
+        else
+        {
+            int i = 0;
+            foreach (ChatMessage message in messages)
+            {
+                if (message is null)
+                {
+                    index = i;
+                    break;
+                }
+
+                i++;
+            }
+        }
+
+        if (index >= 0)
+        {
+            throw new ArgumentException($"messages[{index}] is null: every message of a request must be a ChatMessage.", nameof(messages));
+        }
     }
 
     private void Start(RouterRuntime runtime, CompiledRoute route, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
