@@ -28,7 +28,6 @@ public sealed partial class LlmRouterChatClient : IChatClient
     private readonly List<IDisposable> _ownedClients = [];
     private readonly ChatClientMetadata _metadata;
     private ServiceProvider? _ownedServices;
-    private int _disposed;
 
     /// <summary>Initializes a new router. The options are validated and read once; later changes to them have no effect.</summary>
     /// <param name="options">Deployments, routes, ranking and health options.</param>
@@ -149,6 +148,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(_runtime.IsDisposed, this);
         if (RouterTelemetry.Source.HasListeners())
         {
             return TracedResponseAsync(messages, options, cancellationToken);
@@ -183,6 +183,7 @@ public sealed partial class LlmRouterChatClient : IChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(_runtime.IsDisposed, this);
         return StreamRunner.RunAsync(_runtime, messages, options, cancellationToken);
     }
 
@@ -203,10 +204,15 @@ public sealed partial class LlmRouterChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    /// <summary>Disposes the provider clients the router built from <see cref="DeploymentOptions.ClientFactory"/> (and the service provider <see cref="Create"/> built); instances and DI services stay with their owners.</summary>
+    /// <summary>
+    /// Disposes the provider clients the router built from <see cref="DeploymentOptions.ClientFactory"/> (and the service
+    /// provider <see cref="Create"/> built); instances and DI services stay with their owners. Requests made afterwards
+    /// throw <see cref="ObjectDisposedException"/>; an attempt the disposal cuts off ends its request with its own error
+    /// and charges no deployment's health.
+    /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (!_runtime.MarkDisposed())
         {
             return;
         }

@@ -71,11 +71,13 @@ internal sealed partial class RoutedRequest
     /// <summary>
     /// Resolves the route and starts the request's routing.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The router was disposed.</exception>
     /// <exception cref="ArgumentException">A message is <see langword="null"/>.</exception>
     /// <exception cref="UnknownRouteException">No route has the requested name.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while the prompt was counted.</exception>
     public static RoutedRequest Begin(RouterRuntime runtime, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(runtime.IsDisposed, typeof(LlmRouterChatClient));
         ThrowIfAnyNull(messages);
         CompiledRoute route;
         if (options?.ModelId is not { } name)
