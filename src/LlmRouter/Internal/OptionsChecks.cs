@@ -12,6 +12,21 @@ internal static class OptionsChecks
         }
     }
 
+    /// <summary>The longest a timer waits (<see cref="CancellationTokenSource"/>, <see cref="Task.Delay(TimeSpan, TimeProvider)"/>): 2^32 - 2 ms, about 49.7 days.</summary>
+    public static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>
+    /// Reports <paramref name="key"/> when <paramref name="value"/> is set and not a delay a timer can wait: not positive
+    /// (negative, with <paramref name="allowZero"/>), or longer than <see cref="MaxTimerDelay"/>.
+    /// </summary>
+    public static void CheckTimerDelay(List<string> failures, string key, TimeSpan? value, bool allowZero = false)
+    {
+        if (value is TimeSpan t && (t > MaxTimerDelay || (allowZero ? t < TimeSpan.Zero : t <= TimeSpan.Zero)))
+        {
+            failures.Add($"{key} is {t}: it must be {(allowZero ? "zero or positive" : "positive")} and at most {MaxTimerDelay} (about 49.7 days, the longest a timer waits), or unset.");
+        }
+    }
+
     /// <summary>Lists names quoted and sorted, or "(none)".</summary>
     public static string Join(IEnumerable<string> names)
     {

@@ -28,7 +28,6 @@ public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
     private readonly List<IDisposable> _ownedClients = [];
     private readonly ChatClientMetadata _metadata;
     private ServiceProvider? _ownedServices;
-    private int _disposed;
 
     /// <summary>Initializes a new router. The options are validated and read once; later changes to them have no effect.</summary>
     /// <param name="options">Deployments, routes, ranking and health options.</param>
@@ -159,6 +158,7 @@ public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(_runtime.IsDisposed, this);
         if (RouterTelemetry.Source.HasListeners())
         {
             return TracedResponseAsync(messages, options, cancellationToken);
@@ -173,12 +173,16 @@ public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
         RoutedRequest request;
         try
         {
-            request = RoutedRequest.Begin(_runtime, messages, options, streaming: false);
+            request = RoutedRequest.Begin(_runtime, messages, options, streaming: false, cancellationToken);
         }
         catch (LlmRouterException ex)
         {
             _runtime.Observer.RequestEnded(_runtime.RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
             return Task.FromException<ChatResponse>(ex);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<ChatResponse>(cancellationToken);
         }
 
         return ResponseRunner.Run(request, messages, cancellationToken);
@@ -189,6 +193,7 @@ public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(_runtime.IsDisposed, this);
         return StreamRunner.RunAsync(_runtime, messages, options, cancellationToken);
     }
 
@@ -209,10 +214,15 @@ public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    /// <summary>Disposes the provider clients the router built from <see cref="DeploymentOptions.ClientFactory"/> (and the service provider <see cref="Create"/> built); instances and DI services stay with their owners.</summary>
+    /// <summary>
+    /// Disposes the provider clients the router built from <see cref="DeploymentOptions.ClientFactory"/> (and the service
+    /// provider <see cref="Create"/> built); instances and DI services stay with their owners. Requests made afterwards
+    /// throw <see cref="ObjectDisposedException"/>; an attempt the disposal cuts off ends its request with its own error
+    /// and charges no deployment's health.
+    /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (!_runtime.MarkDisposed())
         {
             return;
         }
@@ -241,7 +251,7 @@ public sealed partial class LlmRouterChatClient : IChatClient, IRouterTopology
             RoutedRequest request;
             try
             {
-                request = RoutedRequest.Begin(_runtime, replayable, options, streaming: false);
+                request = RoutedRequest.Begin(_runtime, replayable, options, streaming: false, cancellationToken);
             }
             catch (LlmRouterException ex)
             {

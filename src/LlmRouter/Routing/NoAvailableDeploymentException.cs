@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using LlmRouter.Telemetry;
 namespace LlmRouter;
 
@@ -18,6 +19,14 @@ public sealed class NoAvailableDeploymentException : LlmRouterException
         UnavailableDeployments = unavailableDeployments;
     }
 
+    /// <summary>For <see cref="NoAvailableDeploymentReason.ContextWindowTooSmall"/>: the message says how much context the request needs.</summary>
+    internal NoAvailableDeploymentException(string route, long requiredContext)
+        : base(route, $"The request needs at least {requiredContext.ToString("N0", CultureInfo.InvariantCulture)} tokens of context (its prompt, counted with the o200k tokenizer, plus its MaxOutputTokens): {TooSmall(route)}")
+    {
+        Reason = NoAvailableDeploymentReason.ContextWindowTooSmall;
+        UnavailableDeployments = [];
+    }
+
     /// <summary>Gets why nothing could be attempted.</summary>
     public NoAvailableDeploymentReason Reason { get; }
 
@@ -34,9 +43,15 @@ public sealed class NoAvailableDeploymentException : LlmRouterException
         {
             NoAvailableDeploymentReason.NoneMatchConstraints => $"No deployment of route '{route}' or its fallbacks satisfies the request's constraints (regions, zero data retention, tags).",
             NoAvailableDeploymentReason.DeploymentBudgetsExhausted => $"Every deployment of route '{route}' and its fallbacks that satisfies the request has exhausted its own budget (DeploymentOptions.Budgets); they return when their budget windows reset.",
-            _ => $"Every deployment of route '{route}' and its fallbacks that satisfies the request is cooling down or has an open circuit ({string.Join(", ", unavailable)}); the first is available again at {availableAt:O}.",
+            NoAvailableDeploymentReason.ContextWindowTooSmall => $"The request's prompt plus its MaxOutputTokens is {TooSmall(route)}",
+            _ => $"Every deployment of route '{route}' and its fallbacks that satisfies the request is cooling down or has an open circuit"
+                + (unavailable.Count > 0 ? $" ({string.Join(", ", unavailable)})" : string.Empty)
+                + (availableAt is { } at ? $"; the first is available again at {at:O}." : "."),
         };
     }
+
+    private static string TooSmall(string route) =>
+        $"more than the context window of every deployment of route '{route}' and its fallbacks that satisfies the request. Nothing was sent; shorten the prompt, lower MaxOutputTokens, or add a deployment with a larger ContextWindow.";
 
     /// <inheritdoc />
     internal override void TagSpan(Activity span)

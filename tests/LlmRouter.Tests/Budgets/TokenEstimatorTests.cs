@@ -2,6 +2,7 @@ using System.Text.Json;
 using LlmRouter.Budgets.Internal;
 using LlmRouter.Pricing.Internal;
 using Microsoft.Extensions.AI;
+using Microsoft.ML.Tokenizers;
 
 namespace LlmRouter.Tests.Budgets;
 
@@ -43,6 +44,68 @@ public class TokenEstimatorTests
     public void Count_is_exact_in_o200k_base(string? text, int expected)
     {
         Assert.Equal(expected, TokenEstimator.Count(text));
+    }
+
+    /// <summary>A run of letters the o200k pre-tokenizer cannot split: byte-pair encoding it whole costs the square of its length.</summary>
+    public static TheoryData<string> LongRuns => [new string('a', 1_000_000), RandomLetters(1_000_000)];
+
+    [Theory(Timeout = 60_000)]
+    [MemberData(nameof(LongRuns))]
+    public async Task Count_of_a_long_run_of_letters_completes(string run)
+    {
+        // A hang guard, not a timing: encoded whole, a 512K-char run did not finish in a minute.
+        int tokens = await Task.Run(() => TokenEstimator.Count(run));
+
+        Assert.InRange(tokens, run.Length / 64, run.Length);
+    }
+
+    [Fact]
+    public void Counting_with_a_cancelled_token_throws()
+    {
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        Assert.Throws<OperationCanceledException>(() => TokenEstimator.Count(English, cancelled.Token));
+        Assert.Throws<OperationCanceledException>(() => TokenEstimator.Count([new(ChatRole.User, English)], null, long.MaxValue, cancelled.Token));
+    }
+
+    [Fact]
+    public void Ordinary_text_counts_exactly_as_the_tokenizer_encoding_it_whole()
+    {
+        Tokenizer whole = TiktokenTokenizer.CreateForEncoding("o200k_base");
+        string[] texts = [English, Code, Json, Mixed, string.Concat(Enumerable.Repeat(English + "\n\n", 40)), string.Concat(Enumerable.Repeat(Code, 30)), "  leading   and trailing spaces  "];
+
+        foreach (string text in texts)
+        {
+            Assert.Equal(whole.CountTokens(text), TokenEstimator.Count(text));
+        }
+    }
+
+    [Fact]
+    public void Text_without_spaces_counts_within_two_percent_of_the_tokenizer_encoding_it_whole()
+    {
+        Tokenizer whole = TiktokenTokenizer.CreateForEncoding("o200k_base");
+        byte[] bytes = new byte[30_000];
+        new Random(7).NextBytes(bytes);
+        string minifiedJson = string.Concat(Enumerable.Repeat(Json.Replace(" ", string.Empty, StringComparison.Ordinal).Replace("\n", string.Empty, StringComparison.Ordinal), 40));
+        string[] texts = [Convert.ToBase64String(bytes), minifiedJson, RandomLetters(20_000)];
+
+        foreach (string text in texts)
+        {
+            int exact = whole.CountTokens(text);
+            Assert.InRange(TokenEstimator.Count(text), exact * 0.98, exact * 1.02);
+        }
+    }
+
+    [Fact]
+    public void A_count_with_a_limit_stops_above_it()
+    {
+        ChatMessage[] messages = [new(ChatRole.User, string.Concat(Enumerable.Repeat("hello ", 20_000)))];
+
+        long limited = TokenEstimator.Count(messages, null, 1_000, CancellationToken.None);
+
+        Assert.InRange(limited, 1_001, 2_000);
+        Assert.Equal(TokenEstimator.Count(messages), TokenEstimator.Count(messages, null, long.MaxValue, CancellationToken.None));
     }
 
     [Fact]
@@ -177,5 +240,17 @@ public class TokenEstimatorTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.True(sum > 0);
+    }
+
+    private static string RandomLetters(int length)
+    {
+        var random = new Random(42);
+        char[] letters = new char[length];
+        for (int i = 0; i < letters.Length; i++)
+        {
+            letters[i] = (char)('a' + random.Next(26));
+        }
+
+        return new string(letters);
     }
 }

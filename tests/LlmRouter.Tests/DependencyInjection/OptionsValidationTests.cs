@@ -77,6 +77,49 @@ public class OptionsValidationTests
         Assert.Contains(expected, Invalid(options).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("AttemptTimeout")]
+    [InlineData("TimeToFirstTokenTimeout")]
+    [InlineData("Hedging:Delay")]
+    public void A_timeout_longer_than_a_timer_can_wait_names_the_key_and_the_valid_range(string key)
+    {
+        LlmRouterOptions options = Valid();
+        TimeSpan fiftyDays = TimeSpan.FromDays(50);
+        string at = key == "Hedging:Delay" ? "LlmRouter:Routes:0 ('chat')" : "LlmRouter:Deployments:0 ('a')";
+        options.Routes.Add(new RouteOptions { Name = "chat", Deployments = { "a" } });
+        switch (key)
+        {
+            case "AttemptTimeout":
+                options.Deployments[0].AttemptTimeout = fiftyDays;
+                break;
+            case "TimeToFirstTokenTimeout":
+                options.Deployments[0].TimeToFirstTokenTimeout = fiftyDays;
+                break;
+            default:
+                options.Routes[0].Hedging = new HedgingOptions { Delay = fiftyDays };
+                break;
+        }
+
+        string failure = Assert.Single(Invalid(options).Failures);
+
+        Assert.StartsWith($"{at}:{key} is 50.00:00:00: it must be ", failure, StringComparison.Ordinal);
+        Assert.Contains("at most 49.17:02:47.2940000", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_longest_timeout_a_timer_can_wait_is_valid()
+    {
+        LlmRouterOptions options = Valid();
+        TimeSpan longest = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+        options.Deployments[0].AttemptTimeout = longest;
+        options.Deployments[0].TimeToFirstTokenTimeout = longest;
+        options.Routes.Add(new RouteOptions { Name = "chat", Deployments = { "a" }, Hedging = new HedgingOptions { Delay = longest } });
+
+        using var router = new LlmRouterChatClient(options);
+
+        Assert.Equal(longest, router.Deployments[0].AttemptTimeout);
+    }
+
     [Fact]
     public void Bad_router_values_are_all_reported_at_once()
     {

@@ -75,6 +75,9 @@ internal sealed class CompiledRoute
     /// <summary>The smallest known context window among the deployments of <see cref="Chain"/>, if any is known.</summary>
     public int? SmallestWindow { get; set; }
 
+    /// <summary>The largest known context window among the deployments of <see cref="Chain"/>, if any is known.</summary>
+    public int? LargestWindow { get; set; }
+
     /// <summary>This route, then its fallbacks breadth-first (each route once), as tried by a request.</summary>
     public CompiledRoute[] Chain { get; set; }
 }

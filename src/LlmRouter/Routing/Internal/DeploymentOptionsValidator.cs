@@ -103,8 +103,8 @@ internal static class DeploymentOptionsValidator
             failures.Add($"{at}:Weight is {d.Weight}: it must be a positive finite number (default 1).");
         }
 
-        CheckPositive(failures, $"{at}:AttemptTimeout", d.AttemptTimeout);
-        CheckPositive(failures, $"{at}:TimeToFirstTokenTimeout", d.TimeToFirstTokenTimeout);
+        CheckTimerDelay(failures, $"{at}:AttemptTimeout", d.AttemptTimeout);
+        CheckTimerDelay(failures, $"{at}:TimeToFirstTokenTimeout", d.TimeToFirstTokenTimeout);
         if (d.RequestsPerMinute is <= 0)
         {
             failures.Add($"{at}:RequestsPerMinute is {d.RequestsPerMinute}: it must be a positive number of requests per minute, or unset.");

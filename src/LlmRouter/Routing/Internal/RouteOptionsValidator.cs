@@ -129,10 +129,7 @@ internal static class RouteOptionsValidator
             failures.Add($"{at}:Hedging needs Delay, DelayPercentile or both: when to start the hedge.");
         }
 
-        if (hedging.Delay is { } delay && delay < TimeSpan.Zero)
-        {
-            failures.Add($"{at}:Hedging:Delay is {delay}: it must not be negative.");
-        }
+        CheckTimerDelay(failures, $"{at}:Hedging:Delay", hedging.Delay, allowZero: true);
 
         if (hedging.DelayPercentile is { } percentile && percentile is not (> 0 and < 1))
         {

@@ -83,6 +83,7 @@ internal sealed class RouteTable
         foreach (CompiledRoute route in routes.Values.Append(defaultRoute))
         {
             int? smallest = null;
+            int? largest = null;
             bool tokenQuotas = false;
             foreach (CompiledRoute step in route.Chain)
             {
@@ -91,6 +92,7 @@ internal sealed class RouteTable
                     if (d.ContextWindow is int window)
                     {
                         smallest = Math.Min(smallest ?? int.MaxValue, window);
+                        largest = Math.Max(largest ?? 0, window);
                     }
 
                     tokenQuotas |= d.RateLimits.Tokens is not null || d.RateLimits.Reported is not null;
@@ -98,6 +100,7 @@ internal sealed class RouteTable
             }
 
             route.SmallestWindow = smallest;
+            route.LargestWindow = largest;
             route.ChainHasTokenQuotas = tokenQuotas;
         }
 

@@ -86,9 +86,20 @@ internal sealed partial class RoutedRequest
         return new RoutingReport(RequestedRoute, d.Name, route, elapsed, _log.ToArrayOrNull());
     }
 
-    /// <summary>Records a failed attempt; returns whether to fail over (false: the caller rethrows the error unchanged).</summary>
+    /// <summary>
+    /// Records a failed attempt; returns whether to fail over (false: the caller rethrows the error unchanged). An attempt
+    /// that fails after the router was disposed gets no health verdict and ends the request.
+    /// </summary>
     public bool Failed(in Pick pick, Exception error, TimeSpan? timedOutAfter, long start)
     {
+        if (_runtime.IsDisposed)
+        {
+            // The router was disposed under the attempt, and its provider clients with it: no deployment's fault, none worth trying.
+            _lastError = error;
+            EndedWithoutVerdict(pick, start, AttemptOutcome.Failed);
+            return false;
+        }
+
         Deployment d = pick.Deployment;
         long end = _runtime.Clock.Now();
         TimeSpan elapsed = _runtime.Clock.Elapsed(start, end);
@@ -156,7 +167,7 @@ internal sealed partial class RoutedRequest
         {
             if (_matching == 0 && _tooSmall > 0 && _overBudget == 0)
             {
-                return new NoAvailableDeploymentException(RequestedRoute, NoAvailableDeploymentReason.ContextWindowTooSmall, null, []);
+                return new NoAvailableDeploymentException(RequestedRoute, Scope.RequiredContext);
             }
 
             if (_matching == 0 && _overBudget > 0)

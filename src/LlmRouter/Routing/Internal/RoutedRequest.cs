@@ -71,9 +71,14 @@ internal sealed partial class RoutedRequest
     /// <summary>
     /// Resolves the route and starts the request's routing.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The router was disposed.</exception>
+    /// <exception cref="ArgumentException">A message is <see langword="null"/>.</exception>
     /// <exception cref="UnknownRouteException">No route has the requested name.</exception>
-    public static RoutedRequest Begin(RouterRuntime runtime, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while the prompt was counted.</exception>
+    public static RoutedRequest Begin(RouterRuntime runtime, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(runtime.IsDisposed, typeof(LlmRouterChatClient));
+        ThrowIfAnyNull(messages);
         CompiledRoute route;
         if (options?.ModelId is not { } name)
         {
@@ -87,11 +92,56 @@ internal sealed partial class RoutedRequest
         runtime.Traffic.Add();
         RoutedRequest request = _cached ?? new RoutedRequest();
         _cached = null;
-        request.Start(runtime, route, messages, options, streaming);
+        try
+        {
+            request.Start(runtime, route, messages, options, streaming, cancellationToken);
+        }
+        catch
+        {
+            request.Release();
+            throw;
+        }
+
         return request;
     }
 
-    private void Start(RouterRuntime runtime, CompiledRoute route, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming)
+    /// <summary>Rejects a <see langword="null"/> message, naming its index, before anything reads the messages.</summary>
+    private static void ThrowIfAnyNull(IEnumerable<ChatMessage> messages)
+    {
+        int index = -1;
+        if (messages is IList<ChatMessage> list)
+        {
+            for (int i = 0; i < list.Count; i++)
+            {
+                if (list[i] is null)
+                {
+                    index = i;
+                    break;
+                }
+            }
+        }
+        else
+        {
+            int i = 0;
+            foreach (ChatMessage message in messages)
+            {
+                if (message is null)
+                {
+                    index = i;
+                    break;
+                }
+
+                i++;
+            }
+        }
+
+        if (index >= 0)
+        {
+            throw new ArgumentException($"messages[{index}] is null: every message of a request must be a ChatMessage.", nameof(messages));
+        }
+    }
+
+    private void Start(RouterRuntime runtime, CompiledRoute route, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
         RouteConstraints? constraints = options.GetRouteConstraints();
         _runtime = runtime;
@@ -112,7 +162,7 @@ internal sealed partial class RoutedRequest
         StartedAt = Telemetry.RouterTelemetry.RequestDuration.Enabled ? runtime.Clock.Now() : RoutingTelemetry.NotTimed;
         if (route.SmallestWindow is int smallest)
         {
-            Scope.RequiredContext = RequiredContext(messages, options, smallest);
+            Scope.RequiredContext = RequiredContext(messages, options, smallest, route.LargestWindow!.Value, cancellationToken);
         }
 
         if (route.ChainHasTokenQuotas)
@@ -270,10 +320,11 @@ internal sealed partial class RoutedRequest
     /// <summary>
     /// The context a request needs (prompt tokens plus its output cap), or 0 when it surely fits the smallest known window
     /// of its route: a prompt of n UTF-16 chars has at most 3n UTF-8 bytes and so at most 3n tokens, so only a prompt
-    /// within a factor of three of the smallest window is counted, exactly, with the o200k tokenizer (a lower count than
-    /// most other vendors' tokenizers give: a deployment is skipped only when the prompt surely does not fit).
+    /// within a factor of three of the smallest window is counted with the o200k tokenizer (a lower count than most other
+    /// vendors' tokenizers give: a deployment is skipped only when the prompt surely does not fit). The count stops once
+    /// the request passes the largest known window, where the exact figure would change no decision.
     /// </summary>
-    private static long RequiredContext(IEnumerable<ChatMessage> messages, ChatOptions? options, int smallestWindow)
+    private static long RequiredContext(IEnumerable<ChatMessage> messages, ChatOptions? options, int smallestWindow, int largestWindow, CancellationToken cancellationToken)
     {
         long output = Math.Max(options?.MaxOutputTokens ?? 0, 0);
         if ((3 * TokenEstimator.CharCount(messages, options)) + output <= smallestWindow)
@@ -281,6 +332,6 @@ internal sealed partial class RoutedRequest
             return 0;
         }
 
-        return TokenEstimator.Count(messages) + TokenEstimator.Count(options?.Instructions) + output;
+        return TokenEstimator.Count(messages, options?.Instructions, largestWindow - output, cancellationToken) + output;
     }
 }

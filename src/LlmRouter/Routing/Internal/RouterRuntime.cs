@@ -10,6 +10,8 @@ namespace LlmRouter.Routing.Internal;
 /// </summary>
 internal sealed class RouterRuntime
 {
+    private int _disposed;
+
     public RouterRuntime(
         RouteTable routes,
         Deployment[] deployments,
@@ -57,6 +59,12 @@ internal sealed class RouterRuntime
 
     /// <summary>Where attempt and request outcomes are reported (spans, metrics and logs).</summary>
     public IRoutingObserver Observer { get; }
+
+    /// <summary>Whether the router was disposed: requests are refused, and attempts its disposal cut off charge no health.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Marks the router disposed; returns false when it already was.</summary>
+    public bool MarkDisposed() => Interlocked.Exchange(ref _disposed, 1) == 0;
 
     /// <summary>The route a request with this model id resolves to (null: the default route), or <see langword="null"/> for an unknown name.</summary>
     public CompiledRoute? Resolve(string? modelId) =>

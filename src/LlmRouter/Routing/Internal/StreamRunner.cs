@@ -34,7 +34,7 @@ internal static class StreamRunner
         Activity? owned = RequestSpan.ShouldStart(messages) ? RequestSpan.Start(messages, options, streaming: true) : null;
         Activity? span = owned ?? (RouterTelemetry.Source.HasListeners() ? RequestSpan.Find(messages) : null);
         messages = RoutedRequest.Replayable(messages);
-        RoutedRequest request = Begin(runtime, messages, options, owned);
+        RoutedRequest request = Begin(runtime, messages, options, owned, cancellationToken);
         string requestedRoute = request.RequestedRoute;
         long startedAt = request.StartedAt;
         span?.SetTag(RouterTelemetry.Tags.Route, requestedRoute);
@@ -141,16 +141,22 @@ internal static class StreamRunner
         }
     }
 
-    /// <summary>Begins the request's routing; an unknown route ends the request (and its span) before it throws.</summary>
-    private static RoutedRequest Begin(RouterRuntime runtime, IEnumerable<ChatMessage> messages, ChatOptions? options, Activity? owned)
+    /// <summary>Begins the request's routing; an unknown route ends the request (and its span) before it throws, any other error its span.</summary>
+    private static RoutedRequest Begin(RouterRuntime runtime, IEnumerable<ChatMessage> messages, ChatOptions? options, Activity? owned, CancellationToken cancellationToken)
     {
         try
         {
-            return RoutedRequest.Begin(runtime, messages, options, streaming: true);
+            return RoutedRequest.Begin(runtime, messages, options, streaming: true, cancellationToken);
         }
         catch (LlmRouterException ex)
         {
             runtime.Observer.RequestEnded(runtime.RouteTag(options?.ModelId), RoutingTelemetry.NotTimed, ex);
+            RequestSpan.Failed(owned, ex);
+            owned?.Dispose();
+            throw;
+        }
+        catch (Exception ex)
+        {
             RequestSpan.Failed(owned, ex);
             owned?.Dispose();
             throw;
