@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using LlmRouter.Budgets.Internal;
 using LlmRouter.Caching;
+using LlmRouter.Internal;
 using LlmRouter.Pricing.Internal;
 using LlmRouter.Routing.Internal;
 using LlmRouter.Telemetry;
@@ -186,6 +187,7 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfAnyNull(messages);
         return RequestSpan.ShouldStart(messages)
             ? RequestSpan.TraceAsync((Self: this, Messages: messages, Options: options, Token: cancellationToken), messages, options, static s => s.Self.GetResponseCoreAsync(s.Messages, s.Options, s.Token))
             : GetResponseCoreAsync(messages, options, cancellationToken);
@@ -196,6 +198,7 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfAnyNull(messages);
         return RequestSpan.ShouldStart(messages)
             ? RequestSpan.TraceStreamAsync((Self: this, Messages: messages, Options: options), messages, options, static (s, ct) => s.Self.StreamCoreAsync(s.Messages, s.Options, ct), cancellationToken)
             : StreamCoreAsync(messages, options, cancellationToken);

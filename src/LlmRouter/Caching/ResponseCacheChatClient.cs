@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using LlmRouter.Caching;
 using LlmRouter.Caching.Internal;
+using LlmRouter.Internal;
 using LlmRouter.Pricing.Internal;
 using LlmRouter.Routing.Internal;
 using LlmRouter.Telemetry;
@@ -89,6 +90,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
     public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfAnyNull(messages);
         return RequestSpan.ShouldStart(messages)
             ? RequestSpan.TraceAsync((Self: this, Messages: messages, Options: options, Token: cancellationToken), messages, options, static s => s.Self.GetResponseCoreAsync(s.Messages, s.Options, s.Token))
             : GetResponseCoreAsync(messages, options, cancellationToken);
@@ -99,6 +101,7 @@ public sealed class ResponseCacheChatClient : DelegatingChatClient
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        MessageChecks.ThrowIfAnyNull(messages);
         return RequestSpan.ShouldStart(messages)
             ? RequestSpan.TraceStreamAsync((Self: this, Messages: messages, Options: options), messages, options, static (s, ct) => s.Self.StreamCoreAsync(s.Messages, s.Options, ct), cancellationToken)
             : StreamCoreAsync(messages, options, cancellationToken);

@@ -1,5 +1,6 @@
 using LlmRouter.Tests.TestUtilities;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmRouter.Tests.Routing;
@@ -19,6 +20,30 @@ public class InputAndLifecycleTests
 
         Assert.Equal("messages", ex.ParamName);
         Assert.Contains("messages[1] is null", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, a.Calls);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_null_message_is_rejected_naming_its_index_by_the_cache_and_budget_layers_too(bool streaming)
+    {
+        var h = new RouterHarness();
+        TestChatClient a = h.Add("a", configure: d => d.Price = new ModelPrice { InputPerMillion = 1m, OutputPerMillion = 2m });
+        using LlmRouterChatClient router = h.Build();
+        using ServiceProvider services = new ServiceCollection().AddHybridCache().Services.BuildServiceProvider();
+        using var budgets = new BudgetChatClient(router, new BudgetOptions(), timeProvider: h.Time);
+        using var cache = new ResponseCacheChatClient(budgets, services.GetRequiredService<HybridCache>(), timeProvider: h.Time);
+
+        foreach (IChatClient client in new IChatClient[] { cache, budgets })
+        {
+            ArgumentException ex = streaming
+                ? await Assert.ThrowsAsync<ArgumentException>(async () => await client.GetStreamingResponseAsync(WithNull).ToChatResponseAsync())
+                : await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync(WithNull));
+            Assert.Equal("messages", ex.ParamName);
+            Assert.Contains("messages[1] is null", ex.Message, StringComparison.Ordinal);
+        }
+
         Assert.Equal(0, a.Calls);
     }
 

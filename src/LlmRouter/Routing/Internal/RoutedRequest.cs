@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LlmRouter.Budgets.Internal;
+using LlmRouter.Internal;
 using LlmRouter.Pricing.Internal;
 using Microsoft.Extensions.AI;
 
@@ -78,7 +78,7 @@ internal sealed partial class RoutedRequest
     public static RoutedRequest Begin(RouterRuntime runtime, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(runtime.IsDisposed, typeof(LlmRouterChatClient));
-        ThrowIfAnyNull(messages);
+        MessageChecks.ThrowIfAnyNull(messages);
         CompiledRoute route;
         if (options?.ModelId is not { } name)
         {
@@ -103,42 +103,6 @@ internal sealed partial class RoutedRequest
         }
 
         return request;
-    }
-
-    /// <summary>Rejects a <see langword="null"/> message, naming its index, before anything reads the messages.</summary>
-    private static void ThrowIfAnyNull(IEnumerable<ChatMessage> messages)
-    {
-        int index = -1;
-        if (messages is IList<ChatMessage> list)
-        {
-            for (int i = 0; i < list.Count; i++)
-            {
-                if (list[i] is null)
-                {
-                    index = i;
-                    break;
-                }
-            }
-        }
-        else
-        {
-            int i = 0;
-            foreach (ChatMessage message in messages)
-            {
-                if (message is null)
-                {
-                    index = i;
-                    break;
-                }
-
-                i++;
-            }
-        }
-
-        if (index >= 0)
-        {
-            throw new ArgumentException($"messages[{index}] is null: every message of a request must be a ChatMessage.", nameof(messages));
-        }
     }
 
     private void Start(RouterRuntime runtime, CompiledRoute route, IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
