@@ -17,6 +17,7 @@ internal sealed class OutageProbe : IDisposable
     private readonly CancellationToken _disposed;
     private Exception? _lastFailure;
     private int _down;
+    private int _disposedOnce;
 
     /// <param name="probe">Checks the dependency once; completing without an exception ends the outage.</param>
     /// <param name="time">The clock the probe waits on.</param>
@@ -53,11 +54,14 @@ internal sealed class OutageProbe : IDisposable
         }
     }
 
-    /// <summary>Stops the probe.</summary>
+    /// <summary>Stops the probe; a later outage starts none.</summary>
     public void Dispose()
     {
-        _disposal.Cancel();
-        _disposal.Dispose();
+        if (Interlocked.Exchange(ref _disposedOnce, 1) == 0)
+        {
+            _disposal.Cancel();
+            _disposal.Dispose();
+        }
     }
 
     private async Task ProbeUntilBackAsync()

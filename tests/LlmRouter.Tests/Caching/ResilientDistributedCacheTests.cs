@@ -79,6 +79,21 @@ public class ResilientDistributedCacheTests
         Assert.Contains("greater than zero", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task After_dispose_an_outage_starts_no_probe_and_disposing_again_is_harmless()
+    {
+        _inner.GetAsync(Arg.Any<string>(), Arg.Any<CancellationToken>()).ThrowsAsync(new TimeoutException("redis down"));
+        ResilientDistributedCache cache = Create();
+        cache.Dispose();
+        cache.Dispose();
+
+        Assert.Null(await cache.GetAsync("k"));
+        _time.Advance(TimeSpan.FromSeconds(15));
+
+        Assert.True(cache.IsDown);
+        Assert.Equal(0, Probes());
+    }
+
     private int Probes() => _inner.ReceivedCalls().Count(c => c.GetArguments()[0] is string key && key != "k");
 
     [Fact]
