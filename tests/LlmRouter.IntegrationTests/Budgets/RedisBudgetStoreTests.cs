@@ -192,8 +192,8 @@ public class RedisBudgetStoreTests
         await onDurable.AskAsync();
         await onVolatile.AskAsync();
 
-        await durable.StopAsync(); // killed: only the append-only file survives
-        await volatileRedis.StopAsync();
+        await durable.ShutDownAsync(); // only what Redis persisted survives (a kill, unlike a shutdown, can lose the last second or two with appendfsync everysec)
+        await volatileRedis.ShutDownAsync();
         await durable.RestartAsync();
         await volatileRedis.RestartAsync();
 

@@ -59,6 +59,27 @@ public sealed class RedisServer : IAsyncDisposable
         _process = null;
     }
 
+    /// <summary>Stops the server the way a deployment or a container restart does (SHUTDOWN): it persists what it is configured to.</summary>
+    public async Task ShutDownAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            try
+            {
+                await SendAsync("SHUTDOWN");
+            }
+            catch (IOException)
+            {
+                // The server closes the connection as it exits.
+            }
+
+            await p.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        _process = null;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
