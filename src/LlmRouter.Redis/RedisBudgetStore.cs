@@ -14,7 +14,8 @@ namespace LlmRouter;
 /// <para>
 /// Window keys expire <see cref="RedisBudgetStoreOptions.WindowKeyGrace"/> after their window ends (keys of
 /// <see cref="BudgetWindow.Total"/> budgets never do); run Redis with <c>maxmemory-policy noeviction</c> (or a
-/// <c>allkeys-*</c> policy on a dedicated instance) so live counters are never evicted.
+/// <c>allkeys-*</c> policy on a dedicated instance) so live counters are never evicted, and with persistence
+/// (<c>appendonly yes</c>): a Redis that restarts without it starts every budget again at zero.
 /// </para>
 /// <para>
 /// The scripts touch several keys at once, which a Redis Cluster allows only within one slot: the store refuses a
@@ -22,7 +23,8 @@ namespace LlmRouter;
 /// </para>
 /// <para>
 /// Connection and timeout errors (<see cref="RedisConnectionException"/>, <see cref="RedisTimeoutException"/>) propagate:
-/// the budget layer applies <see cref="BudgetOptions.OnLedgerFailure"/>. A command is not abandoned once sent (cancellation
+/// the budget layer applies <see cref="BudgetOptions.OnLedgerFailure"/> and, until a background read finds Redis back,
+/// no longer calls the store on the request path. A command is not abandoned once sent (cancellation
 /// is checked before), so a reservation Redis made is always returned, and settled, rather than leaked. Limits are
 /// compared in Lua's double-precision numbers: exact up to 2^53 nano-dollars (about 9 million US dollars) per window.
 /// </para>

@@ -111,6 +111,11 @@ public sealed partial class BudgetChatClient
 
         admission.Accounts = accounts;
         admission.PromptTokens = promptTokens;
+        if (_ledger.IsDown)
+        {
+            // A store known to be down is not asked again (its timeout would be the request's) until the probe reads it.
+            return new(Unreachable(admission, _ledger.LastFailure!));
+        }
 
         // The in-memory store answers synchronously: decide here, without a state machine; a remote store continues in ReserveSlowAsync.
         while (true)
@@ -151,18 +156,8 @@ public sealed partial class BudgetChatClient
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                LedgerFailed(ex);
-                if (_options.OnLedgerFailure == LedgerFailureMode.FailClosed)
-                {
-                    var denied = new BudgetLedgerUnavailableException(RouteLabel(admission.Route), ex);
-                    Rejected(admission.Route, "ledger_unavailable", scope: null);
-                    Write(admission, AuditDecision.Denied, reason: denied.Message);
-                    throw denied;
-                }
-
-                // Fail open: the request goes ahead without a reservation, and nothing is settled for it.
-                admission.Accounts = [];
-                return admission;
+                LedgerFailed(ex, admission.Accounts[0]);
+                return Unreachable(admission, ex);
             }
 
             if (Decide(ref admission, r, reserve))
@@ -209,7 +204,6 @@ public sealed partial class BudgetChatClient
     /// </summary>
     private bool Decide(ref Admission admission, BudgetReservation r, long reserve)
     {
-        LedgerAvailable();
         if (r.Granted)
         {
             admission.Reserved = reserve;

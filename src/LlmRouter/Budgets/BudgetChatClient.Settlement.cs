@@ -84,9 +84,18 @@ public sealed partial class BudgetChatClient
         return nanos;
     }
 
-    /// <summary>Settles the reservation at <paramref name="cost"/> and charges the serving deployment's budgets; never throws.</summary>
+    /// <summary>
+    /// Settles the reservation at <paramref name="cost"/> and charges the serving deployment's budgets; never throws. Not
+    /// while the store is known to be down: the reservation then stays held until its window's key expires, as it would
+    /// after a failed settle, and the deployment's spend goes unrecorded.
+    /// </summary>
     private ValueTask SettleAsync(in Admission admission, RoutingReport? report, Measured cost)
     {
+        if (_ledger.IsDown)
+        {
+            return default;
+        }
+
         if (admission.Accounts.Length > 0)
         {
             ValueTask pending;
@@ -103,26 +112,24 @@ public sealed partial class BudgetChatClient
 
             if (!pending.IsCompletedSuccessfully)
             {
-                return SettleSlowAsync(pending, report, cost);
+                return SettleSlowAsync(pending, admission.Accounts[0], report, cost);
             }
 
             pending.GetAwaiter().GetResult();
-            LedgerAvailable();
         }
 
         return _anyDeploymentBudget && report is not null ? ChargeDeploymentAsync(report, cost) : default;
     }
 
-    private async ValueTask SettleSlowAsync(ValueTask pending, RoutingReport? report, Measured cost)
+    private async ValueTask SettleSlowAsync(ValueTask pending, BudgetAccount account, RoutingReport? report, Measured cost)
     {
         try
         {
             await pending.ConfigureAwait(false);
-            LedgerAvailable();
         }
         catch (Exception ex)
         {
-            LedgerFailed(ex);
+            LedgerFailed(ex, account);
         }
 
         if (_anyDeploymentBudget && report is not null)
@@ -142,10 +149,14 @@ public sealed partial class BudgetChatClient
         DateTimeOffset now = _clock.UtcNow();
         foreach (BudgetAccount a in d.Budgets)
         {
+            if (_ledger.IsDown)
+            {
+                return;
+            }
+
             try
             {
                 long spent = await _store.ChargeAsync(a, cost.Nanos, now, CancellationToken.None).ConfigureAwait(false);
-                LedgerAvailable();
                 if (spent < a.LimitNanos)
                 {
                     continue;
@@ -165,14 +176,14 @@ public sealed partial class BudgetChatClient
             }
             catch (Exception ex)
             {
-                LedgerFailed(ex);
+                LedgerFailed(ex, a);
             }
         }
     }
 
     private async ValueTask ReleaseAsync(Admission admission)
     {
-        if (admission.Accounts.Length == 0)
+        if (admission.Accounts.Length == 0 || _ledger.IsDown)
         {
             return;
         }
@@ -180,11 +191,10 @@ public sealed partial class BudgetChatClient
         try
         {
             await _store.SettleAsync(admission.Accounts, admission.At, admission.Reserved, 0, CancellationToken.None).ConfigureAwait(false);
-            LedgerAvailable();
         }
         catch (Exception ex)
         {
-            LedgerFailed(ex);
+            LedgerFailed(ex, admission.Accounts[0]);
         }
     }
 

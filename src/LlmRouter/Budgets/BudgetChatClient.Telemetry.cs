@@ -7,7 +7,7 @@ using LlmRouter.Telemetry;
 
 namespace LlmRouter;
 
-// Metrics of the budget layer (cost, rejections, remaining budget) and ledger outage tracking.
+// Metrics of the budget layer: cost, rejections, remaining budget.
 public sealed partial class BudgetChatClient
 {
     /// <summary>Counts the cost of a settled request (<c>llmrouter.cost</c>); a flag read while nobody listens.</summary>
@@ -72,6 +72,11 @@ public sealed partial class BudgetChatClient
 
     private long? ReadRemaining(BudgetAccount a, DateTimeOffset now)
     {
+        if (_ledger.IsDown)
+        {
+            return _lastRemaining.TryGetValue(a, out long last) ? last : null;
+        }
+
         ValueTask<(long SpentNanos, long ReservedNanos)> read;
         try
         {
@@ -105,22 +110,6 @@ public sealed partial class BudgetChatClient
         catch (Exception)
 #pragma warning restore CA1031
         {
-        }
-    }
-
-    private void LedgerFailed(Exception ex)
-    {
-        if (Interlocked.Exchange(ref _ledgerDown, 1) == 0)
-        {
-            BudgetLog.LedgerUnavailable(_logger, _options.OnLedgerFailure, ex.GetType().Name, ex.Message);
-        }
-    }
-
-    private void LedgerAvailable()
-    {
-        if (Volatile.Read(ref _ledgerDown) == 1 && Interlocked.Exchange(ref _ledgerDown, 0) == 1)
-        {
-            BudgetLog.LedgerRecovered(_logger);
         }
     }
 }

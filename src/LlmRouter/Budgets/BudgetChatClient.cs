@@ -44,7 +44,8 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
     private readonly Dictionary<ScopePolicy, FrozenSet<string>> _fallbackLimited = new(ReferenceEqualityComparer.Instance);
     private readonly BudgetAccount[] _observed;
     private readonly ConcurrentDictionary<BudgetAccount, long> _lastRemaining = new(ReferenceEqualityComparer.Instance);
-    private int _ledgerDown;
+    private readonly OutageProbe _ledger;
+    private BudgetAccount? _probeAccount;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="innerClient">The client to guard (typically the router).</param>
@@ -80,6 +81,12 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
         _logger = loggerFactory?.CreateLogger("LlmRouter.Budgets") ?? NullLogger.Instance;
         _audit = auditSink ?? new LoggingAuditSink(loggerFactory?.CreateLogger("LlmRouter.Audit") ?? NullLogger.Instance);
         _policies = new PolicyTable(options.Scopes);
+        _ledger = new OutageProbe(
+            ProbeLedgerAsync,
+            _clock.TimeProvider,
+            BudgetDefaults.LedgerProbeInterval,
+            ex => BudgetLog.LedgerUnavailable(_logger, _options.OnLedgerFailure, ex.GetType().Name, ex.Message),
+            () => BudgetLog.LedgerRecovered(_logger));
 
         var routeRates = new Dictionary<string, TokenRates>(StringComparer.OrdinalIgnoreCase);
         var hedged = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
@@ -143,6 +150,7 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
     /// <param name="scopeId">The scope id, for example "team:search" or "user:alice" (a <c>user:*</c> policy applies to it).</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>One entry per budget of the scope; empty when no policy with budgets applies to it.</returns>
+    /// <exception cref="BudgetLedgerUnavailableException">The store cannot be reached (whatever <see cref="BudgetOptions.OnLedgerFailure"/> is).</exception>
     public async Task<IReadOnlyList<BudgetUsage>> GetUsageAsync(string scopeId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(scopeId);
@@ -155,9 +163,7 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
         var usage = new BudgetUsage[scope.Accounts.Length];
         for (int i = 0; i < usage.Length; i++)
         {
-            BudgetAccount a = scope.Accounts[i];
-            (long spent, long reserved) = await _store.GetAsync(a, now, cancellationToken).ConfigureAwait(false);
-            usage[i] = new BudgetUsage(a, Cost.ToUsd(spent), Cost.ToUsd(reserved), a.WindowStart(now), a.WindowEnd(now));
+            usage[i] = await ReadUsageAsync(scope.Accounts[i], now, cancellationToken).ConfigureAwait(false);
         }
 
         return usage;
@@ -169,6 +175,7 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
     /// </summary>
     /// <param name="cancellationToken">Cancels the reads.</param>
     /// <returns>One entry per budget: configured scope ids, then ids seen by <c>kind:*</c> policies, then deployments.</returns>
+    /// <exception cref="BudgetLedgerUnavailableException">The store cannot be reached (whatever <see cref="BudgetOptions.OnLedgerFailure"/> is).</exception>
     public async Task<IReadOnlyList<BudgetUsage>> GetUsageAsync(CancellationToken cancellationToken = default)
     {
         DateTimeOffset now = _clock.UtcNow();
@@ -176,8 +183,7 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
         IEnumerable<BudgetAccount> accounts = _policies.KnownScopes.SelectMany(s => s.Accounts).Concat(_deployments.Values.SelectMany(d => d.Budgets));
         foreach (BudgetAccount a in accounts)
         {
-            (long spent, long reserved) = await _store.GetAsync(a, now, cancellationToken).ConfigureAwait(false);
-            usage.Add(new BudgetUsage(a, Cost.ToUsd(spent), Cost.ToUsd(reserved), a.WindowStart(now), a.WindowEnd(now)));
+            usage.Add(await ReadUsageAsync(a, now, cancellationToken).ConfigureAwait(false));
         }
 
         return usage;
@@ -202,6 +208,17 @@ public sealed partial class BudgetChatClient : DelegatingChatClient, ICacheHitAd
         return RequestSpan.ShouldStart(messages)
             ? RequestSpan.TraceStreamAsync((Self: this, Messages: messages, Options: options), messages, options, static (s, ct) => s.Self.StreamCoreAsync(s.Messages, s.Options, ct), cancellationToken)
             : StreamCoreAsync(messages, options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _ledger.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 
     /// <inheritdoc />

@@ -7,4 +7,7 @@ internal static class BudgetDefaults
 
     /// <summary>Sliding-window segments per minute of the per-scope rate limiters.</summary>
     public const int RateLimitSegments = 6;
+
+    /// <summary>How often, while the store is known to be down, a background read checks whether it is back.</summary>
+    public static readonly TimeSpan LedgerProbeInterval = TimeSpan.FromSeconds(5);
 }

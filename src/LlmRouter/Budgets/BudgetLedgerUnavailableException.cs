@@ -1,6 +1,12 @@
 namespace LlmRouter;
 
-/// <summary>Thrown, with <see cref="LedgerFailureMode.FailClosed"/>, when the budget store cannot be reached; the request was not sent.</summary>
+/// <summary>
+/// Thrown when the budget store cannot be reached: by a request with <see cref="LedgerFailureMode.FailClosed"/> (the
+/// request was not sent), and by <see cref="BudgetChatClient.GetUsageAsync(CancellationToken)"/> whatever the mode
+/// (its <see cref="LlmRouterException.Route"/> is then empty). Once a failure has shown the outage this is thrown at
+/// once, without waiting on the store, until a background probe reads the store again; <see cref="Exception.InnerException"/>
+/// is the store's last error.
+/// </summary>
 public sealed class BudgetLedgerUnavailableException : LlmRouterException
 {
     /// <summary>Initializes a new instance.</summary>
@@ -10,4 +16,13 @@ public sealed class BudgetLedgerUnavailableException : LlmRouterException
         : base(route, "The budget store cannot be reached, and BudgetOptions.OnLedgerFailure is FailClosed: the request was not sent. Set it to FailOpen to serve requests unaccounted during store outages.", innerException)
     {
     }
+
+    private BudgetLedgerUnavailableException(Exception innerException, string message)
+        : base(string.Empty, message, innerException)
+    {
+    }
+
+    /// <summary>The error of a usage read while the store cannot be reached.</summary>
+    internal static BudgetLedgerUnavailableException ForUsage(Exception innerException) =>
+        new(innerException, "The budget store cannot be reached: budget usage cannot be read until it answers again.");
 }

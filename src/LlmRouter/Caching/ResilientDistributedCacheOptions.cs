@@ -4,8 +4,9 @@ namespace LlmRouter;
 public sealed class ResilientDistributedCacheOptions
 {
     /// <summary>
-    /// Gets or sets how long, after a failure, the distributed cache is skipped before it is tried again, so an outage
-    /// does not cost every request a connection timeout. Default: 5 seconds.
+    /// Gets or sets how often, while the distributed cache is down, a background probe checks whether it is back: the
+    /// first probe runs this long after the failure that showed the outage. Requests skip the distributed cache, without
+    /// waiting on it, until a probe succeeds. Greater than zero and at most one day. Default: 5 seconds.
     /// </summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -9,12 +9,14 @@ public static class ResilientDistributedCacheServiceCollectionExtensions
 {
     /// <summary>
     /// Wraps the <see cref="IDistributedCache"/> registered so far (for example by <c>AddStackExchangeRedisCache</c>) in a
-    /// <see cref="ResilientDistributedCache"/>: call it after registering the distributed cache.
+    /// <see cref="ResilientDistributedCache"/>: call it after registering the distributed cache. A distributed cache
+    /// registered by type or factory is then created, and disposed with the container, by the wrapper.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="configure">Changes the options.</param>
     /// <returns>The services.</returns>
     /// <exception cref="InvalidOperationException">No <see cref="IDistributedCache"/> is registered yet.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="ResilientDistributedCacheOptions.RetryAfter"/> is not positive or longer than a day.</exception>
     public static IServiceCollection AddResilientDistributedCache(this IServiceCollection services, Action<ResilientDistributedCacheOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -26,9 +28,10 @@ public static class ResilientDistributedCacheServiceCollectionExtensions
 
         var options = new ResilientDistributedCacheOptions();
         configure?.Invoke(options);
+        ResilientDistributedCache.Validate(options, nameof(configure));
         services.Remove(registered);
         services.AddSingleton<IDistributedCache>(sp => new ResilientDistributedCache(
-            Create(sp, registered), options, sp.GetService<TimeProvider>(), sp.GetService<ILogger<ResilientDistributedCache>>()));
+            Create(sp, registered), options, sp.GetService<TimeProvider>(), sp.GetService<ILogger<ResilientDistributedCache>>(), ownsInner: registered.ImplementationInstance is null));
         return services;
     }
 

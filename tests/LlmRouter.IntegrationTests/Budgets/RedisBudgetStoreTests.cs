@@ -121,6 +121,7 @@ public class RedisBudgetStoreTests
         await redis.RestartAsync();
         await Eventually.Until(async () =>
         {
+            time.Advance(TimeSpan.FromSeconds(5)); // the ledger's background probe
             try
             {
                 await closed.AskAsync();
@@ -134,6 +135,72 @@ public class RedisBudgetStoreTests
         (long spent, long reserved) = await ReadAsync(closed.Connection, TotalKey);
         await closed.AskAsync();
         Assert.Equal((spent + NanosPerRequest, reserved), await ReadAsync(closed.Connection, TotalKey));
+    }
+
+    [Fact]
+    public async Task Once_redis_is_known_down_fail_closed_requests_are_rejected_without_a_command_to_redis_and_usage_reads_throw_the_typed_exception()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        FakeTimeProvider time = RealNow();
+        await using Instance app = await Instance.StartAsync(redis.Configuration, time, LedgerFailureMode.FailClosed, Usd(1m, BudgetWindow.Total));
+        await app.AskAsync();
+
+        await redis.StopAsync();
+        await Assert.ThrowsAsync<BudgetLedgerUnavailableException>(app.AskAsync); // shows the outage
+        int reservations = app.Store.Reservations;
+        for (int i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(5)); // past the probe interval: only the probe may go to Redis
+            BudgetLedgerUnavailableException denied = await Assert.ThrowsAsync<BudgetLedgerUnavailableException>(app.AskAsync);
+            Assert.True(denied.InnerException is RedisConnectionException or RedisTimeoutException, denied.InnerException?.GetType().Name);
+        }
+
+        BudgetLedgerUnavailableException usage = await Assert.ThrowsAsync<BudgetLedgerUnavailableException>(() => app.Client.GetUsageAsync("org:acme"));
+        Assert.True(usage.InnerException is RedisConnectionException or RedisTimeoutException, usage.InnerException?.GetType().Name);
+        Assert.Equal(reservations, app.Store.Reservations);
+        Assert.Equal(1, app.Provider.Calls);
+        await Eventually.Until(() => app.Store.Reads > 0); // the probe
+
+        await redis.RestartAsync();
+        await Eventually.Until(async () =>
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            try
+            {
+                await app.Client.GetUsageAsync("org:acme");
+                return true;
+            }
+            catch (BudgetLedgerUnavailableException)
+            {
+                return false;
+            }
+        }, interval: TimeSpan.FromMilliseconds(50)); // no request on the way: the probe alone finds Redis back
+        Assert.Equal(reservations, app.Store.Reservations);
+        await app.AskAsync();
+        Assert.Equal((NanosPerRequest, 0L), await ReadAsync(app.Connection, TotalKey)); // Redis ran without persistence: the first request's spend is gone
+    }
+
+    [Fact]
+    public async Task With_appendonly_yes_the_spend_survives_a_redis_restart_and_without_persistence_it_is_lost()
+    {
+        await using RedisServer durable = await RedisServer.StartAsync(appendOnly: true);
+        await using RedisServer volatileRedis = await RedisServer.StartAsync();
+        FakeTimeProvider time = RealNow();
+        await using Instance onDurable = await Instance.StartAsync(Patient(durable), time, LedgerFailureMode.FailClosed, Usd(1m, BudgetWindow.Total));
+        await using Instance onVolatile = await Instance.StartAsync(Patient(volatileRedis), time, LedgerFailureMode.FailClosed, Usd(1m, BudgetWindow.Total));
+        await onDurable.AskAsync();
+        await onDurable.AskAsync();
+        await onVolatile.AskAsync();
+
+        await durable.ShutDownAsync(); // only what Redis persisted survives (a kill, unlike a shutdown, can lose the last second or two with appendfsync everysec)
+        await volatileRedis.ShutDownAsync();
+        await durable.RestartAsync();
+        await volatileRedis.RestartAsync();
+
+        BudgetUsage kept = await UsageAfterRestartAsync(onDurable, time);
+        BudgetUsage lost = await UsageAfterRestartAsync(onVolatile, time);
+        Assert.Equal(2 * 0.001005m, kept.SpentUsd);
+        Assert.Equal(0m, lost.SpentUsd);
     }
 
     [Fact]
@@ -190,6 +257,7 @@ public class RedisBudgetStoreTests
         await redis.RestartAsync();
         await Eventually.Until(async () =>
         {
+            time.Advance(TimeSpan.FromSeconds(5)); // the ledger's background probe
             try
             {
                 await client.GetResponseAsync(Prompt, ForAcme());
@@ -227,6 +295,26 @@ public class RedisBudgetStoreTests
 
         Assert.Equal((NanosPerRequest, 0L), await ReadAsync(connection, "{budget}:scope:org:acme:total"));
         Assert.Equal(1, provider.Calls);
+    }
+
+    /// <summary>Reads the one budget of org:acme once the instance's connection is back (Redis was restarted).</summary>
+    private static async Task<BudgetUsage> UsageAfterRestartAsync(Instance app, FakeTimeProvider time)
+    {
+        BudgetUsage? usage = null;
+        await Eventually.Until(async () =>
+        {
+            time.Advance(TimeSpan.FromSeconds(5)); // the ledger's background probe, should a read have failed
+            try
+            {
+                usage = (await app.Client.GetUsageAsync("org:acme")).Single();
+                return true;
+            }
+            catch (BudgetLedgerUnavailableException)
+            {
+                return false;
+            }
+        }, interval: TimeSpan.FromMilliseconds(50));
+        return usage!.Value;
     }
 
     private static FakeTimeProvider RealNow() => new(TimeProvider.System.GetUtcNow()); // key expiries are absolute: keep them in Redis's future
@@ -273,10 +361,14 @@ public class RedisBudgetStoreTests
             Provider = RedisBudgetStoreTests.Provider(() => Holding?.Invoke() ?? Task.CompletedTask);
             var options = new BudgetOptions { OnLedgerFailure = mode };
             options.Scopes.Add(Policy("org:acme", budgets));
-            Client = new BudgetChatClient(new LlmRouterChatClient(RouterOptions(Provider), timeProvider: time), options, new RedisBudgetStore(connection), timeProvider: time);
+            Store = new CountingStore(new RedisBudgetStore(connection));
+            Client = new BudgetChatClient(new LlmRouterChatClient(RouterOptions(Provider), timeProvider: time), options, Store, timeProvider: time);
         }
 
         public ConnectionMultiplexer Connection { get; }
+
+        /// <summary>The instance's <see cref="RedisBudgetStore"/>, counting the calls the budget layer makes.</summary>
+        public CountingStore Store { get; }
 
         public TestChatClient Provider { get; }
 
@@ -310,6 +402,35 @@ public class RedisBudgetStoreTests
             return new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok")) { Usage = new UsageDetails { InputTokenCount = 5, OutputTokenCount = 500 } };
         },
     };
+
+    /// <summary>Passes every call to a store and counts reservations and reads.</summary>
+    private sealed class CountingStore(BudgetStore inner) : BudgetStore
+    {
+        private int _reservations;
+        private int _reads;
+
+        public int Reservations => Volatile.Read(ref _reservations);
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public override ValueTask<BudgetReservation> ReserveAsync(IReadOnlyList<BudgetAccount> accounts, long amountNanos, DateTimeOffset now, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reservations);
+            return inner.ReserveAsync(accounts, amountNanos, now, cancellationToken);
+        }
+
+        public override ValueTask SettleAsync(IReadOnlyList<BudgetAccount> accounts, DateTimeOffset reservedAt, long reservedNanos, long actualNanos, CancellationToken cancellationToken) =>
+            inner.SettleAsync(accounts, reservedAt, reservedNanos, actualNanos, cancellationToken);
+
+        public override ValueTask<long> ChargeAsync(BudgetAccount account, long amountNanos, DateTimeOffset now, CancellationToken cancellationToken) =>
+            inner.ChargeAsync(account, amountNanos, now, cancellationToken);
+
+        public override ValueTask<(long SpentNanos, long ReservedNanos)> GetAsync(BudgetAccount account, DateTimeOffset now, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reads);
+            return inner.GetAsync(account, now, cancellationToken);
+        }
+    }
 
     /// <summary>A one-node Redis Cluster owning every slot, so StackExchange.Redis sees cluster mode.</summary>
     private sealed class ClusterNode : IAsyncDisposable

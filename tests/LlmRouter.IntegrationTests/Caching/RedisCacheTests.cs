@@ -1,7 +1,10 @@
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LlmRouter.IntegrationTests.Caching;
 
@@ -103,6 +106,56 @@ public class RedisCacheTests
         Assert.Equal(calls, provider.Calls);
     }
 
+    [Fact]
+    public async Task Once_redis_is_known_down_requests_do_not_touch_it_and_a_background_probe_finds_it_back_after_a_restart()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        var time = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var redisCache = new CountingDistributedCache(new RedisCache(new RedisCacheOptions { Configuration = redis.Configuration }));
+        TestChatClient provider = CountingProvider();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddSingleton<IDistributedCache>(_ => redisCache);
+        services.AddResilientDistributedCache(o => o.RetryAfter = TimeSpan.FromSeconds(5));
+        services.AddHybridCache();
+        services.AddChatClient(provider).UseResponseCache();
+        await using ServiceProvider container = services.BuildServiceProvider();
+        IChatClient client = container.GetRequiredService<IChatClient>();
+        var l2 = (ResilientDistributedCache)container.GetRequiredService<IDistributedCache>();
+        await Eventually.Until(async () =>
+        {
+            time.Advance(TimeSpan.FromSeconds(5)); // a cold connect that timed out is probed again
+            return await l2.GetAsync("warm-up") is null && !l2.IsDown;
+        }, interval: TimeSpan.FromMilliseconds(50));
+        await client.GetResponseAsync(Prompt);
+        await redis.WaitForKeysAsync(1);
+
+        await redis.StopAsync();
+        await client.GetResponseAsync([new ChatMessage(ChatRole.User, "and of Spain?")]); // shows the outage
+        Assert.True(l2.IsDown);
+        int requestCalls = redisCache.RequestCalls;
+        for (int i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(5)); // past the probe interval: only the probe may go to Redis
+            ChatResponse fresh = await client.GetResponseAsync([new ChatMessage(ChatRole.User, $"and of country {i}?")]);
+            Assert.StartsWith("Rome #", fresh.Text, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(requestCalls, redisCache.RequestCalls);
+        await Eventually.Until(() => redisCache.ProbeCalls > 0);
+
+        await redis.RestartAsync();
+        await Eventually.Until(() =>
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            return !l2.IsDown;
+        }, interval: TimeSpan.FromMilliseconds(50)); // no request on the way: the probe alone finds Redis back
+        Assert.Equal(requestCalls, redisCache.RequestCalls);
+        await client.GetResponseAsync([new ChatMessage(ChatRole.User, "after the restart")]);
+        await redis.WaitForKeysAsync(1);
+        Assert.True(redisCache.RequestCalls > requestCalls);
+    }
+
     private static int Count(ListLoggerProvider logs, string text) => logs.Messages.Count(m => m.Contains(text, StringComparison.Ordinal));
 
     /// <summary>A provider answering "Rome #n" to its n-th call, so a cached answer tells itself apart from a fresh one.</summary>
@@ -138,5 +191,40 @@ public sealed class ListLoggerProvider : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
             messages.Enqueue(formatter(state, exception));
+    }
+}
+
+/// <summary>Counts the calls that reach a distributed cache: the resilient wrapper's probe apart from everything else.</summary>
+public sealed class CountingDistributedCache(IDistributedCache inner) : IDistributedCache, IDisposable
+{
+    private int _probeCalls;
+    private int _requestCalls;
+
+    public int ProbeCalls => Volatile.Read(ref _probeCalls);
+
+    public int RequestCalls => Volatile.Read(ref _requestCalls);
+
+    public byte[]? Get(string key) => inner.Get(Count(key));
+
+    public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => inner.GetAsync(Count(key), token);
+
+    public void Set(string key, byte[] value, DistributedCacheEntryOptions options) => inner.Set(Count(key), value, options);
+
+    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default) => inner.SetAsync(Count(key), value, options, token);
+
+    public void Refresh(string key) => inner.Refresh(Count(key));
+
+    public Task RefreshAsync(string key, CancellationToken token = default) => inner.RefreshAsync(Count(key), token);
+
+    public void Remove(string key) => inner.Remove(Count(key));
+
+    public Task RemoveAsync(string key, CancellationToken token = default) => inner.RemoveAsync(Count(key), token);
+
+    public void Dispose() => (inner as IDisposable)?.Dispose();
+
+    private string Count(string key)
+    {
+        Interlocked.Increment(ref key == ResilientDistributedCache.ProbeKey ? ref _probeCalls : ref _requestCalls);
+        return key;
     }
 }

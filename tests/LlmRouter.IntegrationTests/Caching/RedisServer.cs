@@ -6,24 +6,28 @@ namespace LlmRouter.IntegrationTests.Caching;
 
 /// <summary>
 /// A real redis-server on a free loopback port, started by the test itself (scripts/test.sh installs redis-server when
-/// missing). A missing binary fails the tests rather than skipping them.
+/// missing). A missing binary fails the tests rather than skipping them. Without persistence by default; with
+/// <c>appendOnly</c>, an append-only file in a data directory of its own that every restart reads again.
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
+    private readonly string? _dataDirectory;
     private Process? _process;
 
-    private RedisServer(int port)
+    private RedisServer(int port, string? dataDirectory)
     {
         Port = port;
+        _dataDirectory = dataDirectory;
     }
 
     public int Port { get; }
 
     public string Configuration => $"127.0.0.1:{Port},abortConnect=false,connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000,connectRetry=1";
 
-    public static async Task<RedisServer> StartAsync()
+    /// <summary>Starts a server; with <paramref name="appendOnly"/> it runs with <c>appendonly yes</c> (fsync every second).</summary>
+    public static async Task<RedisServer> StartAsync(bool appendOnly = false)
     {
-        var server = new RedisServer(FreePort());
+        var server = new RedisServer(FreePort(), appendOnly ? Directory.CreateTempSubdirectory("llmrouter-redis-").FullName : null);
         await server.RestartAsync();
         return server;
     }
@@ -32,7 +36,8 @@ public sealed class RedisServer : IAsyncDisposable
     {
         string binary = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed: run 'bash scripts/test.sh', which installs it (apt-get install -y redis-server).");
-        _process = Process.Start(new ProcessStartInfo(binary, $"--port {Port} --bind 127.0.0.1 --save \"\" --appendonly no --protected-mode no")
+        string persistence = _dataDirectory is null ? "--appendonly no" : $"--appendonly yes --appendfsync everysec --dir {_dataDirectory}";
+        _process = Process.Start(new ProcessStartInfo(binary, $"--port {Port} --bind 127.0.0.1 --save \"\" {persistence} --protected-mode no")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -41,6 +46,7 @@ public sealed class RedisServer : IAsyncDisposable
         await Eventually.Until(PingAsync, interval: TimeSpan.FromMilliseconds(10)); // redis-server answering PING on its port
     }
 
+    /// <summary>Kills the server (SIGKILL, as a crash or an OOM kill would): only what it persisted survives.</summary>
     public async Task StopAsync()
     {
         if (_process is { HasExited: false } p)
@@ -53,7 +59,35 @@ public sealed class RedisServer : IAsyncDisposable
         _process = null;
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    /// <summary>Stops the server the way a deployment or a container restart does (SHUTDOWN): it persists what it is configured to.</summary>
+    public async Task ShutDownAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            try
+            {
+                await SendAsync("SHUTDOWN");
+            }
+            catch (IOException)
+            {
+                // The server closes the connection as it exits.
+            }
+
+            await p.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (_dataDirectory is not null)
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+    }
 
     /// <summary>The number of keys in the database (DBSIZE).</summary>
     public async Task<int> CountKeysAsync()
