@@ -21,8 +21,11 @@ public sealed class ProviderProfile
     /// <summary>Gets the probability (0 to 1) of each fault per request; the rest succeed.</summary>
     public IDictionary<FaultKind, double> FaultRates { get; } = new Dictionary<FaultKind, double>();
 
-    /// <summary>Gets or sets the Retry-After sent with 429. Default: 2 seconds.</summary>
-    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// Gets or sets the Retry-After sent with a <see cref="FaultKind.RateLimited"/> 429; <see langword="null"/> sends the
+    /// 429 without one, as some providers and proxies do. Default: 2 seconds.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Gets or sets the provider's request rate limit, per minute: a bucket holding a minute of requests, refilled

@@ -24,6 +24,7 @@ public sealed class SimulatedProvider
         _random = new Random(options.Seed);
         _profile = options.Profile.Clone();
         _phases = [.. options.Phases];
+        RecordRequests = options.RecordRequests;
         RecordBodies = options.RecordBodies;
         PromptCache = options.SimulatePromptCache && options.Api == ProviderApi.Anthropic ? new PromptCache() : null;
     }
@@ -36,6 +37,9 @@ public sealed class SimulatedProvider
 
     /// <summary>Gets the seed.</summary>
     public int Seed { get; }
+
+    /// <summary>Gets whether <see cref="Received"/> keeps requests.</summary>
+    internal bool RecordRequests { get; }
 
     /// <summary>Gets whether received requests keep their bodies.</summary>
     internal bool RecordBodies { get; }
@@ -162,6 +166,11 @@ public sealed class SimulatedProvider
 
     internal void Record(ReceivedRequest request)
     {
+        if (!RecordRequests)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             _received.Add(request);

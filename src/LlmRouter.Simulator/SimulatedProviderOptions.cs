@@ -16,6 +16,13 @@ public sealed class SimulatedProviderOptions
     public ProviderProfile Profile { get; set; } = new();
 
     /// <summary>
+    /// Gets or sets whether <see cref="SimulatedProvider.Received"/> keeps every request. Off, a long run (a soak of
+    /// hundreds of thousands of requests) holds no memory per request; <see cref="SimulatedProvider.RequestCount"/> still
+    /// counts them. Default: <see langword="true"/>.
+    /// </summary>
+    public bool RecordRequests { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets whether <see cref="ReceivedRequest.Body"/> keeps each request's JSON body, for tests that check what
     /// a client sent (cache breakpoints, tools). Default: <see langword="false"/> (bodies hold whole prompts).
     /// </summary>

@@ -46,4 +46,33 @@ public class SimulatorPhaseTests
         var badName = new SimulatorOptions { Providers = { new SimulatedProviderOptions { Name = "_control" } } };
         await Assert.ThrowsAsync<ArgumentException>(() => SimulatorServer.StartAsync(badName));
     }
+
+    [Theory]
+    [InlineData(2.0, "2")]
+    [InlineData(null, null)]
+    public async Task A_429_carries_the_profiles_Retry_After_or_none(double? seconds, string? expected)
+    {
+        await using SimulatedVendors sim = await SimulatedVendors.StartAsync(o => o.Providers[0].Profile.RetryAfter = seconds is double s ? TimeSpan.FromSeconds(s) : null);
+        sim.OpenAI.EnqueueFaults(FaultKind.RateLimited);
+        using var http = new HttpClient();
+
+        using HttpResponseMessage response = await http.PostAsync(
+            new Uri(sim.Server.GetBaseUri("openai"), "v1/chat/completions"),
+            new StringContent("""{"model":"m","messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(429, (int)response.StatusCode);
+        Assert.Equal(expected, response.Headers.TryGetValues("Retry-After", out IEnumerable<string>? values) ? string.Join(",", values) : null);
+    }
+
+    [Fact]
+    public async Task A_provider_that_does_not_record_requests_still_counts_them()
+    {
+        await using SimulatedVendors sim = await SimulatedVendors.StartAsync(o => o.Providers[0].RecordRequests = false);
+        await using ServiceProvider services = sim.Build();
+
+        await services.GetRequiredService<IChatClient>().GetResponseAsync(SimulatedVendors.Prompt, new ChatOptions { ModelId = "chat" });
+
+        Assert.Equal(1, sim.OpenAI.RequestCount);
+        Assert.Empty(sim.OpenAI.Received);
+    }
 }

@@ -76,7 +76,7 @@ internal static class ProfileUpdate
 
             if (body.TryGetProperty("retryAfterSeconds", out JsonElement ra))
             {
-                p.RetryAfter = TimeSpan.FromSeconds(ra.GetDouble());
+                p.RetryAfter = ra.ValueKind == JsonValueKind.Null ? null : TimeSpan.FromSeconds(ra.GetDouble());
             }
 
             if (body.TryGetProperty("contextWindow", out JsonElement cw))

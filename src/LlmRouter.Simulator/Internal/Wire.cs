@@ -74,8 +74,8 @@ internal static class Wire
         }
 
         JsonObject body = api == ProviderApi.OpenAI ? new JsonObject { ["error"] = error } : new JsonObject { ["type"] = "error", ["error"] = error };
-        string? retryAfter = fault == FaultKind.RateLimited
-            ? Math.Max(0, profile.RetryAfter.TotalSeconds).ToString("0.###", CultureInfo.InvariantCulture)
+        string? retryAfter = fault == FaultKind.RateLimited && profile.RetryAfter is TimeSpan after
+            ? Math.Max(0, after.TotalSeconds).ToString("0.###", CultureInfo.InvariantCulture)
             : null;
         return (status, body.ToJsonString(), retryAfter);
     }

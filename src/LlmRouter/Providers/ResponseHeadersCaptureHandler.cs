@@ -35,7 +35,7 @@ internal sealed class ResponseHeadersCaptureHandler(string httpClientName, Retry
                     : null;
             if (hint is TimeSpan retryAfter)
             {
-                hints.Record(httpClientName, retryAfter, now);
+                hints.Record(httpClientName, status, retryAfter, now);
             }
         }
 

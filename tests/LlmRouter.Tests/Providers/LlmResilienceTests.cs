@@ -86,6 +86,34 @@ public class LlmResilienceTests
     }
 
     [Fact]
+    public async Task A_retry_after_captured_from_a_429_is_not_read_into_another_status()
+    {
+        // Under load a deployment's 429 (with Retry-After) and its next 500 (without) arrive within the Retry-After: the
+        // 500 must not borrow the 429's hint, or one sporadic 429 cools the deployment down on its next transient error.
+        var services = new ServiceCollection();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        services.AddSingleton<TimeProvider>(time);
+        var statuses = new Queue<HttpStatusCode>([HttpStatusCode.TooManyRequests, HttpStatusCode.InternalServerError]);
+        services.AddHttpClient("limited")
+            .AddLlmResilienceHandler()
+            .ConfigurePrimaryHttpMessageHandler(() => new QueuedStatusHandler(statuses, ("Retry-After", "2")));
+        services.AddLlmRouter(router => router
+            .AddDeployment("limited", sp => new HttpGetChatClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient("limited")), d => d.HttpClientName = "limited")
+            .AddDeployment("spare", new TestChatClient("spare"))
+            .AddRoute("chat", r => { r.Deployments.Add("limited"); r.Deployments.Add("spare"); r.Strategy = "Ordered"; })
+            .AddRoute("solo", "limited"));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        IChatClient chat = provider.GetRequiredService<IChatClient>();
+        Deployment limited = provider.GetRequiredService<LlmRouterChatClient>().Deployments[0];
+
+        await chat.GetResponseAsync(RouterHarness.Prompt, new ChatOptions { ModelId = "chat" });        // 429, Retry-After 2 s: sporadic, ranks last
+        await Assert.ThrowsAsync<AllAttemptsFailedException>(() => chat.GetResponseAsync(RouterHarness.Prompt, new ChatOptions { ModelId = "solo" })); // 500, no Retry-After
+
+        Assert.Null(limited.CooldownUntil);
+        Assert.Equal((0L, 2L), limited.AttemptCounts);
+    }
+
+    [Fact]
     public void AddHttpDeployment_names_the_client_and_links_it_for_retry_after()
     {
         var services = new ServiceCollection();
@@ -113,6 +141,25 @@ public class LlmResilienceTests
         {
             onSend();
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>Answers each request with the next status; the headers go with every answer, as the transport sees them only on 429/503/529.</summary>
+    private sealed class QueuedStatusHandler(Queue<HttpStatusCode> statuses, params (string Name, string Value)[] headers) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            HttpStatusCode status = statuses.Dequeue();
+            var response = new HttpResponseMessage(status);
+            if (status != HttpStatusCode.InternalServerError)
+            {
+                foreach ((string name, string value) in headers)
+                {
+                    response.Headers.TryAddWithoutValidation(name, value);
+                }
+            }
+
+            return Task.FromResult(response);
         }
     }
 

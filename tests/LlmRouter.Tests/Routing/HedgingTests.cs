@@ -89,6 +89,40 @@ public class HedgingTests
         await FastServedAndSlowSuperseded(updates.ToChatResponse(), slow);
     }
 
+    [Fact]
+    public async Task A_stream_whose_first_update_is_ready_at_once_is_served_by_that_attempt()
+    {
+        // A first read that completes synchronously with true (the update was already buffered) is the cached Task<bool>
+        // that every such result shares: the race must still see it as the attempt's first update, not as "hedge due".
+        _h.Add("ready", new TestChatClient("ready") { GetStreamingResponseAsyncCallback = (_, _, _) => ReadyAtOnce("ready now") });
+        _h.Add("spare");
+        Hedged(new HedgingOptions { Delay = TimeSpan.FromMilliseconds(500), MaxHedgedShare = 1 }, "ready", "spare");
+        using LlmRouterChatClient router = _h.Build();
+
+        List<ChatResponseUpdate> updates = await Task.Run(async () =>
+        {
+            var read = new List<ChatResponseUpdate>();
+            await foreach (ChatResponseUpdate u in router.GetStreamingResponseAsync(RouterHarness.Prompt, RouterHarness.For("chat")))
+            {
+                read.Add(u);
+            }
+
+            return read;
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+
+        ChatResponse response = updates.ToChatResponse();
+        Assert.Equal("ready now", response.Text);
+        Assert.Equal(("ready", 1), (response.GetRoutingReport()!.Deployment, response.GetRoutingReport()!.AttemptCount));
+        Assert.Equal(0, _h.Clients["spare"].Calls);
+    }
+
+#pragma warning disable CS1998 // Synchronous on purpose: every read completes at once.
+    private static async IAsyncEnumerable<ChatResponseUpdate> ReadyAtOnce(string text)
+#pragma warning restore CS1998
+    {
+        yield return new ChatResponseUpdate(ChatRole.Assistant, text);
+    }
+
     private static async Task FastServedAndSlowSuperseded(ChatResponse response, Delayed slow, string text = "fast first fast second")
     {
         Assert.Equal(text, response.Text);

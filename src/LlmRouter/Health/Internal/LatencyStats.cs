@@ -166,6 +166,9 @@ internal sealed class LatencyStats
 
     public void ReleaseColdProbe() => Interlocked.Decrement(ref _coldProbes);
 
+    /// <summary>Cold-probe slots taken and not yet given back (zero whenever no request is in flight).</summary>
+    public int ColdProbesInFlight => Volatile.Read(ref _coldProbes);
+
     private void MarkOutcome()
     {
         if (_traffic is not null)

@@ -15,8 +15,12 @@ namespace LlmRouter.Routing.Internal;
 /// </summary>
 internal sealed class HedgedRequest
 {
-    /// <summary>What <see cref="FirstOrHedgeAsync"/> returns when the hedging delay passed first.</summary>
-    private static readonly Task HedgeDue = Task.FromResult(true);
+    /// <summary>
+    /// What <see cref="FirstOrHedgeAsync"/> returns when the hedging delay passed first: a task of its own, never run.
+    /// Not <c>Task.FromResult(true)</c>: that is the runtime's one cached <c>Task&lt;bool&gt;</c> for true, the very task a
+    /// stream's first read returns when its update was already buffered, and that attempt would never win the race.
+    /// </summary>
+    private static readonly Task HedgeDue = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously).Task;
 
     private readonly RoutedRequest _request;
     private readonly IEnumerable<ChatMessage> _messages;

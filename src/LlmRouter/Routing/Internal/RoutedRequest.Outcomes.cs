@@ -201,7 +201,7 @@ internal sealed partial class RoutedRequest
         FailureClassification c = _runtime.Classifier.Classify(error);
         if (c.RetryAfter is null && c.Kind is FailureKind.RateLimited or FailureKind.Transient && d.HttpClientName is { } httpClient && _runtime.RetryAfterHints is { } hints)
         {
-            c = c with { RetryAfter = hints.Remaining(httpClient, _runtime.Time.GetUtcNow()) };
+            c = c with { RetryAfter = hints.Remaining(httpClient, c.StatusCode, _runtime.Time.GetUtcNow()) };
         }
 
         return c;
