@@ -43,6 +43,8 @@ public sealed class Deployment
         BudgetLimits = [.. options.Budgets];
         _clock = clock;
         HealthState = new DeploymentHealthState(settings.Health, settings.Latency, clock, traffic);
+        Health = HealthState.Circuit;
+        Stats = HealthState.Latency;
         RateLimits = new RateLimitState(options, clock, reportedRateLimit);
         Hold = new RoutingHold(clock);
     }
@@ -163,9 +165,12 @@ public sealed class Deployment
     /// <summary>A hold out of routing set by a layer above the router (an exhausted deployment budget).</summary>
     internal RoutingHold Hold { get; }
 
-    /// <summary>Cooldowns, circuit and attempt counts (<see cref="DeploymentHealthState.Circuit"/>).</summary>
-    internal DeploymentHealth Health => HealthState.Circuit;
+    /// <summary>
+    /// Cooldowns, circuit and attempt counts (<see cref="DeploymentHealthState.Circuit"/>), referenced here too: selection
+    /// reads it for every candidate of every request, one pointer hop fewer.
+    /// </summary>
+    internal DeploymentHealth Health { get; }
 
-    /// <summary>Latency and failure statistics (<see cref="DeploymentHealthState.Latency"/>).</summary>
-    internal LatencyStats Stats => HealthState.Latency;
+    /// <summary>Latency and failure statistics (<see cref="DeploymentHealthState.Latency"/>), referenced here for the same reason.</summary>
+    internal LatencyStats Stats { get; }
 }

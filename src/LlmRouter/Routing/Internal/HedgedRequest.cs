@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.AI;
@@ -46,6 +47,7 @@ internal sealed class HedgedRequest
     }
 
     /// <summary>A non-streaming hedged request from its first pick to its answer; releases the request.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // Its state machine would otherwise sit, zeroed, in the runner's frame.
     public static async Task<ChatResponse> RespondAsync(RoutedRequest request, IEnumerable<ChatMessage> messages, Pick pick, long start, CancellationToken cancellationToken)
     {
         var hedged = new HedgedRequest(request, messages, streaming: false, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 
 namespace LlmRouter.Routing.Internal;
@@ -20,50 +21,7 @@ internal static class ResponseRunner
         bool handedOff = false;
         try
         {
-            while (request.TryPick(out Pick pick, out long start))
-            {
-                Deployment d = pick.Deployment;
-                if (request.Hedging is not null && request.Attempts == 1)
-                {
-                    handedOff = true;
-                    return HedgedRequest.RespondAsync(request, messages, pick, start, cancellationToken);
-                }
-
-                if (d.AttemptTimeout is not null)
-                {
-                    handedOff = true;
-                    return RunAsync(request, messages, pick, started: null, start, cancellationToken);
-                }
-
-                Task<ChatResponse> task = Call(d, messages, request.OptionsFor(d), cancellationToken);
-                if (task.IsCompletedSuccessfully)
-                {
-                    if (request.Serve(pick, start, task.Result))
-                    {
-                        request.End(null);
-                        return task;
-                    }
-
-                    continue;
-                }
-
-                if (!task.IsFaulted || cancellationToken.IsCancellationRequested)
-                {
-                    handedOff = true;
-                    return RunAsync(request, messages, pick, task, start, cancellationToken);
-                }
-
-                Exception error = task.Exception!.InnerException!;
-                if (!request.Failed(pick, error, timedOutAfter: null, start))
-                {
-                    // Not worth failing over: the caller gets the provider's own faulted task, so the original exception.
-                    request.End(error);
-                    return task;
-                }
-            }
-
-            Exception? exhausted = request.Finish(out ChatResponse? answer);
-            return exhausted is null ? Task.FromResult(answer!) : Task.FromException<ChatResponse>(exhausted);
+            return RunSynchronously(request, messages, cancellationToken, ref handedOff);
         }
 #pragma warning disable CA1031 // Not swallowed: the caller gets it on the returned task.
         catch (Exception ex) when (!handedOff)
@@ -83,9 +41,62 @@ internal static class ResponseRunner
     }
 
     /// <summary>
+    /// The loop itself, kept free of exception handling regions so its locals stay in registers; sets
+    /// <paramref name="handedOff"/> when an async continuation (or the hedging coordinator) takes the request over.
+    /// </summary>
+    private static Task<ChatResponse> RunSynchronously(RoutedRequest request, IEnumerable<ChatMessage> messages, CancellationToken cancellationToken, ref bool handedOff)
+    {
+        while (request.TryPick(out Pick pick, out long start))
+        {
+            Deployment d = pick.Deployment;
+            if (request.Hedging is not null && request.Attempts == 1)
+            {
+                handedOff = true;
+                return HedgedRequest.RespondAsync(request, messages, pick, start, cancellationToken);
+            }
+
+            if (d.AttemptTimeout is not null)
+            {
+                handedOff = true;
+                return RunAsync(request, messages, pick, started: null, start, cancellationToken);
+            }
+
+            Task<ChatResponse> task = Call(d, messages, request.OptionsFor(d), cancellationToken);
+            if (task.IsCompletedSuccessfully)
+            {
+                if (request.Serve(pick, start, task.Result))
+                {
+                    request.End(null);
+                    return task;
+                }
+
+                continue;
+            }
+
+            if (!task.IsFaulted || cancellationToken.IsCancellationRequested)
+            {
+                handedOff = true;
+                return RunAsync(request, messages, pick, task, start, cancellationToken);
+            }
+
+            Exception error = task.Exception!.InnerException!;
+            if (!request.Failed(pick, error, timedOutAfter: null, start))
+            {
+                // Not worth failing over: the caller gets the provider's own faulted task, so the original exception.
+                request.End(error);
+                return task;
+            }
+        }
+
+        Exception? exhausted = request.Finish(out ChatResponse? answer);
+        return exhausted is null ? Task.FromResult(answer!) : Task.FromException<ChatResponse>(exhausted);
+    }
+
+    /// <summary>
     /// The attempt loop in an async method, continuing from a picked attempt (possibly already started); every attempt
     /// gets its span here, and its timeout. Also the entry of traced requests, so spans are current only inside it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // Its state machine would otherwise sit, zeroed, in Run's frame on every call.
     public static async Task<ChatResponse> RunAsync(
         RoutedRequest request, IEnumerable<ChatMessage> messages, Pick pick, Task<ChatResponse>? started, long start, CancellationToken cancellationToken)
     {

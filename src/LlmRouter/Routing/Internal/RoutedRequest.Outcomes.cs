@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using LlmRouter.Health.Internal;
 using Microsoft.Extensions.AI;
 
@@ -90,6 +91,7 @@ internal sealed partial class RoutedRequest
     /// Records a failed attempt; returns whether to fail over (false: the caller rethrows the error unchanged). An attempt
     /// that fails after the router was disposed gets no health verdict and ends the request.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // Keeps the failure path (messages, classification) out of the runners' frames.
     public bool Failed(in Pick pick, Exception error, TimeSpan? timedOutAfter, long start)
     {
         if (_runtime.IsDisposed)

@@ -109,16 +109,14 @@ internal sealed partial class RoutedRequest
     {
         RouteConstraints? constraints = options.GetRouteConstraints();
         _runtime = runtime;
-        Scope = new RequestScope
-        {
-            Constraints = constraints,
-            Strip = constraints is not null || options.GetAffinityKey() is not null,
-            Options = options,
-            Streaming = streaming,
-            Random = runtime.Random,
-            LatencyOptions = runtime.Settings.Latency,
-            Observer = runtime.Observer,
-        };
+        // Field by field: Scope was cleared by Release, and a struct copy into this (long-lived) object costs a bulk move.
+        Scope.Constraints = constraints;
+        Scope.Strip = constraints is not null || options.GetAffinityKey() is not null;
+        Scope.Options = options;
+        Scope.Streaming = streaming;
+        Scope.Random = runtime.Random;
+        Scope.LatencyOptions = runtime.Settings.Latency;
+        Scope.Observer = runtime.Observer;
         RequestedRoute = route.Name;
         _chain = route.Chain;
         _chainLength = constraints is { DisableFallbacks: true } ? 1 : route.Chain.Length;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using LlmRouter.Health.Internal;
 using LlmRouter.Telemetry;
 using Microsoft.Extensions.AI;
@@ -43,6 +44,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
         return span;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // Failovers and probes only.
     public void Picked(RoutedRequest request, in Pick pick)
     {
         if (request.Attempts > 1 && Failovers.Enabled && request.LastFailure is { } failed)
@@ -78,6 +80,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
         }
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // Transitions are rare.
     public void HealthChanged(Deployment deployment, HealthTransition transition, in FailureClassification failure)
     {
         switch (transition)
@@ -175,11 +178,15 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
 
     public void RequestEnded(string route, long startedAt, Exception? error)
     {
-        if (!Requests.Enabled && !RequestDuration.Enabled)
+        if (Requests.Enabled || RequestDuration.Enabled)
         {
-            return;
+            CountRequest(route, startedAt, error);
         }
+    }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // Keeps the TagList out of the runners' frames while nobody listens.
+    private void CountRequest(string route, long startedAt, Exception? error)
+    {
         var tags = new TagList
         {
             { Tags.Route, route },
@@ -215,6 +222,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
         }
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Record(RoutedRequest request, in AttemptEnd end)
     {
         if (request.AttemptSpan is { } span)
@@ -267,6 +275,7 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
         }
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void Log(RoutedRequest request, in AttemptEnd end, in FailureClassification c)
     {
         // The one failure without an exception is an answer refused by the provider's content filter.
@@ -288,11 +297,15 @@ internal sealed class RoutingTelemetry(RouterRuntime runtime) : IRoutingObserver
 
     private static void CountTokens(Deployment d, string route, UsageDetails? usage)
     {
-        if (usage is null || !Tokens.Enabled)
+        if (usage is not null && Tokens.Enabled)
         {
-            return;
+            CountTokensCore(d, route, usage);
         }
+    }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CountTokensCore(Deployment d, string route, UsageDetails usage)
+    {
         if (usage.InputTokenCount is long input)
         {
             Tokens.Add(input, new TagList { { Tags.Route, route }, { Tags.DeploymentName, d.Name }, { Tags.TokenType, "input" } });

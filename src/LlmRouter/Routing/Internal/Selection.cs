@@ -36,6 +36,7 @@ internal struct Selection
     private DeploymentBuffer _inlineCandidates;
     private ScoreBuffer _inlineScores;
     private Deployment[]? _rentedCandidates;
+    private Deployment[]? _memberPrefix;
     private double[]? _rentedScores;
     private int _count;
     private int _remaining;
@@ -53,8 +54,13 @@ internal struct Selection
     /// <summary>Number of deployments that satisfy the constraints but have exhausted a deployment budget.</summary>
     public int OverBudget { get; private set; }
 
+    /// <summary>
+    /// The candidates (the first <see cref="_count"/>): the route's own member array when they are a prefix of it (the
+    /// common case, every member eligible: no copy), else the eligible members copied into the inline buffer or a rented array.
+    /// </summary>
     [UnscopedRef]
-    private Span<Deployment> Candidates => _rentedCandidates is null ? _inlineCandidates : _rentedCandidates;
+    private readonly ReadOnlySpan<Deployment> Candidates =>
+        _memberPrefix is not null ? _memberPrefix : _rentedCandidates is not null ? _rentedCandidates : _inlineCandidates;
 
     [UnscopedRef]
     private Span<double> Scores => _rentedScores is null ? _inlineScores : _rentedScores;
@@ -69,13 +75,15 @@ internal struct Selection
         selection.TooSmall = 0;
         selection._affinity = -1;
         selection._firstPick = true;
+        selection._memberPrefix = null;
         if (members.Length > InlineCapacity)
         {
-            selection._rentedCandidates = ArrayPool<Deployment>.Shared.Rent(members.Length);
             selection._rentedScores = ArrayPool<double>.Shared.Rent(members.Length);
         }
 
-        Span<Deployment> candidates = selection.Candidates;
+        // Candidates are copied only from the first member left out on: until then they are members[..count].
+        scoped Span<Deployment> copied = default;
+        bool copying = false;
         int count = 0;
         int matching = 0;
         RouteConstraints? constraints = scope.Constraints;
@@ -117,9 +125,34 @@ internal struct Selection
                 continue;
             }
 
-            candidates[count++] = d;
+            if (!copying && count == i)
+            {
+                // Still a prefix of the members: nothing to copy.
+                count++;
+                continue;
+            }
+
+            if (!copying)
+            {
+                copying = true;
+                if (members.Length > InlineCapacity)
+                {
+                    selection._rentedCandidates = ArrayPool<Deployment>.Shared.Rent(members.Length);
+                }
+
+                copied = selection._rentedCandidates is null ? selection._inlineCandidates : selection._rentedCandidates;
+                members.AsSpan(0, count).CopyTo(copied);
+            }
+
+            copied[count++] = d;
         }
 
+        if (!copying)
+        {
+            selection._memberPrefix = members;
+        }
+
+        ReadOnlySpan<Deployment> candidates = selection.Candidates;
         selection._count = count;
         selection._remaining = count;
         selection.Matching = matching;
@@ -152,7 +185,7 @@ internal struct Selection
     {
         pick = default;
         Span<double> scores = Scores;
-        Span<Deployment> candidates = Candidates;
+        ReadOnlySpan<Deployment> candidates = Candidates;
         while (_remaining > 0)
         {
             int index = !_firstPick ? ArgMin(scores, _count)
@@ -220,6 +253,7 @@ internal struct Selection
         _count = 0;
         _remaining = 0;
         _strategy = null;
+        _memberPrefix = null;
     }
 
     /// <summary>
@@ -321,10 +355,14 @@ internal struct Selection
         int index = strategy.SelectFirstFor(new RankingContext(candidates, scope.Streaming, scope.Options, scope.Random, now), scores);
         if ((uint)index >= (uint)scores.Length)
         {
-            throw new InvalidOperationException(
-                $"Ranking strategy '{strategy.GetType().Name}' returned {index} from SelectFirst; valid indexes are 0 to {scores.Length - 1}.");
+            ThrowIndexOutOfRange(strategy, index, scores.Length);
         }
 
         return index;
     }
+
+    [DoesNotReturn]
+    private static void ThrowIndexOutOfRange(RankingStrategy strategy, int index, int count) =>
+        throw new InvalidOperationException(
+            $"Ranking strategy '{strategy.GetType().Name}' returned {index} from SelectFirst; valid indexes are 0 to {count - 1}.");
 }
