@@ -20,6 +20,7 @@ public sealed class Deployment
 {
     private readonly string[] _tags;
     private readonly RouterClock _clock;
+    private RoutingHold? _hold;
 
     internal Deployment(
         int index, DeploymentOptions options, IChatClient client, RouterSettings settings, RouterClock clock, ReportedRateLimit? reportedRateLimit = null, TrafficCounter? traffic = null)
@@ -46,7 +47,6 @@ public sealed class Deployment
         Health = HealthState.Circuit;
         Stats = HealthState.Latency;
         RateLimits = new RateLimitState(options, clock, reportedRateLimit);
-        Hold = new RoutingHold(clock);
     }
 
     /// <summary>Gets the deployment's unique name.</summary>
@@ -106,7 +106,7 @@ public sealed class Deployment
     /// Gets whether one of the deployment's own budgets is exhausted, which keeps it out of routing until the window resets
     /// (for a <see cref="BudgetWindow.Total"/> budget, for the rest of the router's life).
     /// </summary>
-    public bool IsOutOfBudget => Hold.IsHeldNow;
+    public bool IsOutOfBudget => _hold is { } hold && hold.IsHeldNow;
 
     /// <summary>Gets the circuit breaker's state.</summary>
     public CircuitState CircuitState => Health.State;
@@ -162,8 +162,22 @@ public sealed class Deployment
     /// <summary>Use of the declared and reported provider rate limits.</summary>
     internal RateLimitState RateLimits { get; }
 
-    /// <summary>A hold out of routing set by a layer above the router (an exhausted deployment budget).</summary>
-    internal RoutingHold Hold { get; }
+    /// <summary>A hold out of routing set by a layer above the router (an exhausted deployment budget), created on first use.</summary>
+    internal RoutingHold Hold
+    {
+        get
+        {
+            if (_hold is null)
+            {
+                Interlocked.CompareExchange(ref _hold, new RoutingHold(_clock), null);
+            }
+
+            return _hold;
+        }
+    }
+
+    /// <summary>Whether a hold keeps the deployment out of routing at <paramref name="now"/> (most deployments are never held: one load).</summary>
+    internal bool IsHeld(long now) => _hold is { } hold && hold.IsHeld(now);
 
     /// <summary>
     /// Cooldowns, circuit and attempt counts (<see cref="DeploymentHealthState.Circuit"/>), referenced here too: selection

@@ -59,7 +59,7 @@ public sealed partial class LlmRouterChatClient
 
         // The most severe reason first (DeploymentStatus is declared in order of severity).
         DeploymentStatus status =
-            d.Hold.IsHeld(now) ? DeploymentStatus.OutOfBudget
+            d.IsHeld(now) ? DeploymentStatus.OutOfBudget
             : breakRunning ? DeploymentStatus.CircuitOpen
             : coolingDown ? DeploymentStatus.CoolingDown
             : circuit == CircuitState.HalfOpen ? DeploymentStatus.CircuitHalfOpen

@@ -107,7 +107,7 @@ internal struct Selection
                 continue;
             }
 
-            if (d.Hold.IsHeld(now))
+            if (d.IsHeld(now))
             {
                 selection.OverBudget++;
                 continue;
