@@ -69,4 +69,7 @@ public sealed class HealthOptions
     /// (fail fast with <see cref="NoAvailableDeploymentException"/>).
     /// </summary>
     public bool AttemptWhenAllUnavailable { get; set; }
+
+    /// <summary>A frozen copy for a running router: every setting is a value, so a memberwise copy is complete.</summary>
+    internal HealthOptions Freeze() => (HealthOptions)MemberwiseClone();
 }

@@ -40,4 +40,7 @@ public sealed class LatencyRankingOptions
     /// further requests rank it after the measured ones. Default: 1.
     /// </summary>
     public int MaxConcurrentColdProbes { get; set; } = RouterDefaults.MaxConcurrentColdProbes;
+
+    /// <summary>A frozen copy for a running router: every setting is a value, so a memberwise copy is complete.</summary>
+    internal LatencyRankingOptions Freeze() => (LatencyRankingOptions)MemberwiseClone();
 }
